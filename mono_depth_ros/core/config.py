@@ -1,0 +1,125 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Typed configuration of the networks and the loss, shared by training and the node.
+
+Each configuration is a frozen dataclass that converts to and from a plain ``dict`` (for
+YAML files and for the weights' JSON metadata). Unknown keys are an error that names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Dict, Mapping, Optional, Type, TypeVar
+
+__all__ = ['LossConfig', 'ModelConfig', 'from_dict']
+
+T = TypeVar('T')
+
+def from_dict(cls: Type[T], values: Mapping[str, Any], where: str = 'config') -> T:
+    """Build the dataclass ``cls`` from ``values``, refusing unknown keys.
+
+    Raises:
+        ValueError: ``values`` is not a mapping or holds a key that ``cls`` does not have.
+
+    """
+    if not isinstance(values, Mapping):
+        raise ValueError(f'{where} must be a mapping, got {type(values).__name__}')
+    known = sorted(f.name for f in fields(cls))
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f'{where}: unknown key(s) {unknown}; known keys: {known}')
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the depth and ego-motion networks.
+
+    Attributes:
+        height: network input height in pixels (the paper: 128).
+        width: network input width in pixels (the paper: 416).
+        seq_length: frames per training snippet seen by the ego-motion network (3).
+        depth_width: channel multiplier of the depth network (1.0 = the paper's DispNet,
+            about 31.6 M parameters; 0.25 is the compact variant for CPU robots).
+        egomotion_width: channel multiplier of the ego-motion network.
+        batch_norm: batch normalisation after each hidden convolution (as the paper).
+
+    """
+
+    height: int = 128
+    width: int = 416
+    seq_length: int = 3
+    depth_width: float = 1.0
+    egomotion_width: float = 1.0
+    batch_norm: bool = True
+
+    def __post_init__(self) -> None:
+        """Check the values."""
+        if self.height < 16 or self.width < 16:
+            raise ValueError(f'input size must be at least 16x16, got '
+                             f'{self.height}x{self.width}')
+        if self.seq_length < 2:
+            raise ValueError(f'seq_length must be at least 2, got {self.seq_length}')
+        if not (0 < self.depth_width <= 4 and 0 < self.egomotion_width <= 4):
+            raise ValueError('depth_width and egomotion_width must be in (0, 4]')
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain ``dict`` for YAML and JSON."""
+        return asdict(self)
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights and options of the vid2depth loss (defaults: the paper's).
+
+    Attributes:
+        reconstruction_weight: weight of the masked L1 photometric term.
+        ssim_weight: weight of the SSIM term.
+        smoothness_weight: weight of the edge-aware disparity smoothness term.
+        icp_weight: weight of the 3D (ICP) term; 0 disables ICP entirely.
+        num_scales: scales of the pyramid (4).
+        use_masks: apply the principled validity masks (ablation switch).
+        icp_iterations: ICP iterations per call (10).
+        icp_association: ``'nearest'`` (exact, the paper's) or ``'projective'``.
+        icp_max_correspondence_distance: reject ICP pairs farther apart (metres), or None.
+        icp_chunk_size: block size of the exact nearest-neighbour search.
+
+    """
+
+    reconstruction_weight: float = 0.85
+    ssim_weight: float = 0.15
+    smoothness_weight: float = 0.05
+    icp_weight: float = 0.1
+    num_scales: int = 4
+    use_masks: bool = True
+    icp_iterations: int = 10
+    icp_association: str = 'nearest'
+    icp_max_correspondence_distance: Optional[float] = None
+    icp_chunk_size: int = 2048
+
+    def __post_init__(self) -> None:
+        """Check the values."""
+        for name in ('reconstruction_weight', 'ssim_weight', 'smoothness_weight',
+                     'icp_weight'):
+            if getattr(self, name) < 0:
+                raise ValueError(f'{name} must be non-negative, got {getattr(self, name)}')
+        if not 1 <= self.num_scales <= 4:
+            raise ValueError(f'num_scales must be 1 to 4, got {self.num_scales}')
+        if self.icp_association not in ('nearest', 'projective'):
+            raise ValueError("icp_association must be 'nearest' or 'projective', got "
+                             f'{self.icp_association!r}')
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain ``dict`` for YAML and JSON."""
+        return asdict(self)

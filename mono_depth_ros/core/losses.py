@@ -1,0 +1,190 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The vid2depth loss: masked L1, SSIM, edge-aware smoothness and the 3D (ICP) term.
+
+One function, :func:`vid2depth_loss`, returns every term by name; offline training and
+online fine-tuning both call it.
+
+Batch format (the only one in the package):
+
+* ``images``: snippets of ``S`` consecutive frames, shape ``(B, S, 3, H, W)``, in ``[0, 1]``;
+* ``intrinsics``: camera matrices for ``H x W``, shape ``(B, 3, 3)``;
+* ``disparities``: per scale ``s`` (finest first) a tensor ``(B, S, 1, H_s, W_s)``;
+* ``egomotion``: ``(B, S - 1, 6)``; entry ``i`` maps camera ``i`` to camera ``i + 1``.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from mono_depth_ros.core._checks import check_shape
+from mono_depth_ros.core.config import LossConfig
+from mono_depth_ros.core.geometry import (depth_to_points, inverse_transform, inverse_warp,
+                                          mat_to_pose_vec, pixel_grid, pose_vec_to_mat,
+                                          scale_intrinsics, transform_points)
+from mono_depth_ros.core.icp import icp_loss
+
+__all__ = [
+    'LOSS_TERMS',
+    'edge_aware_smoothness',
+    'ssim',
+    'ssim_loss',
+    'vid2depth_loss',
+]
+
+SSIM_C1 = 0.01 ** 2
+SSIM_C2 = 0.03 ** 2
+LOSS_TERMS = ('reconstruction', 'ssim', 'smoothness', 'icp_transform', 'icp_residual',
+              'total')
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Structural similarity with 3x3 box-window statistics (no padding).
+
+    Args:
+        x: images, shape ``(B, C, H, W)``, values in ``[0, 1]``.
+        y: images, same shape.
+
+    Returns:
+        The SSIM map, shape ``(B, C, H - 2, W - 2)``.
+
+    """
+    check_shape(x, ('B', 'C', 'H', 'W'), 'x')
+    check_shape(y, tuple(x.shape), 'y')
+    mu_x = F.avg_pool2d(x, 3, 1)
+    mu_y = F.avg_pool2d(y, 3, 1)
+    sigma_x = F.avg_pool2d(x * x, 3, 1) - mu_x ** 2
+    sigma_y = F.avg_pool2d(y * y, 3, 1) - mu_y ** 2
+    sigma_xy = F.avg_pool2d(x * y, 3, 1) - mu_x * mu_y
+    numerator = (2 * mu_x * mu_y + SSIM_C1) * (2 * sigma_xy + SSIM_C2)
+    denominator = (mu_x ** 2 + mu_y ** 2 + SSIM_C1) * (sigma_x + sigma_y + SSIM_C2)
+    return numerator / denominator
+
+
+def ssim_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``clip((1 - SSIM) / 2, 0, 1)``, shape ``(B, C, H - 2, W - 2)``."""
+    return torch.clamp((1.0 - ssim(x, y)) / 2.0, 0.0, 1.0)
+
+
+def edge_aware_smoothness(disparity: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute disparity gradient, damped where the image has edges.
+
+    Args:
+        disparity: shape ``(B, 1, H, W)``.
+        image: shape ``(B, 3, H, W)``.
+
+    Returns:
+        A scalar.
+
+    """
+    check_shape(disparity, ('B', 1, 'H', 'W'), 'disparity')
+    check_shape(image, (disparity.shape[0], 'C') + tuple(disparity.shape[2:]), 'image')
+    disp_dx = disparity[..., :, 1:] - disparity[..., :, :-1]
+    disp_dy = disparity[..., 1:, :] - disparity[..., :-1, :]
+    weight_x = torch.exp(-(image[..., :, 1:] - image[..., :, :-1]).abs().mean(1, keepdim=True))
+    weight_y = torch.exp(-(image[..., 1:, :] - image[..., :-1, :]).abs().mean(1, keepdim=True))
+    return (disp_dx * weight_x).abs().mean() + (disp_dy * weight_y).abs().mean()
+
+
+def _pyramid(images: torch.Tensor, sizes: Sequence[Sequence[int]]) -> List[torch.Tensor]:
+    b, s, c, h, w = images.shape
+    flat = images.reshape(b * s, c, h, w)
+    out = []
+    for size in sizes:
+        resized = flat if tuple(size) == (h, w) else F.interpolate(flat, size=tuple(size),
+                                                                   mode='area')
+        out.append(resized.reshape(b, s, c, *size))
+    return out
+
+
+def vid2depth_loss(images: torch.Tensor, intrinsics: torch.Tensor,
+                   disparities: Sequence[torch.Tensor], egomotion: torch.Tensor,
+                   config: LossConfig = LossConfig()) -> Dict[str, torch.Tensor]:
+    """All vid2depth loss terms for one batch (see the module docstring for shapes).
+
+    For every pair of consecutive frames ``(i, i + 1)`` and both directions, each frame is
+    reconstructed from its neighbour by inverse warping; the photometric terms compare the
+    two inside the validity mask. The 3D term moves frame ``i``'s cloud into camera
+    ``i + 1`` with the predicted motion and aligns it to frame ``i + 1``'s cloud by ICP
+    (and the reverse). Smoothness and 3D terms at scale ``s`` are weighted by ``1 / 2**s``.
+
+    Returns:
+        Scalars named as :data:`LOSS_TERMS`: the unweighted terms summed over scales and
+        pairs, and ``total``, their weighted sum.
+
+    """
+    check_shape(images, ('B', 'S', 3, 'H', 'W'), 'images')
+    b, seq, _, h, w = images.shape
+    check_shape(intrinsics, (b, 3, 3), 'intrinsics')
+    check_shape(egomotion, (b, seq - 1, 6), 'egomotion')
+    if len(disparities) < config.num_scales:
+        raise ValueError(f'need {config.num_scales} disparity scales, got {len(disparities)}')
+    disparities = list(disparities)[:config.num_scales]
+    for s, disp in enumerate(disparities):
+        check_shape(disp, (b, seq, 1, 'H', 'W'), f'disparities[{s}]')
+    sizes = [tuple(d.shape[-2:]) for d in disparities]
+    pyramid = _pyramid(images, sizes)
+    next_T_prev = pose_vec_to_mat(egomotion)  # (B, S - 1, 4, 4)
+    prev_T_next = inverse_transform(next_T_prev)
+    zero = images.new_zeros(())
+    terms = {name: zero for name in LOSS_TERMS[:-1]}
+    for s, (disp, imgs) in enumerate(zip(disparities, pyramid)):
+        hs, ws = sizes[s]
+        k = scale_intrinsics(intrinsics, ws / w, hs / h)
+        grid = pixel_grid(hs, ws, images.dtype, images.device)
+        depth = 1.0 / disp
+        for i in range(seq):
+            terms['smoothness'] = terms['smoothness'] + edge_aware_smoothness(
+                disp[:, i], imgs[:, i]) / 2 ** s
+        clouds = [depth_to_points(depth[:, i], k, grid).flatten(2).transpose(1, 2)
+                  for i in range(seq)]
+        for i in range(seq - 1):
+            # Both directions: reconstruct frame ``tgt`` from frame ``src``. For the 3D term,
+            # tgt's cloud is moved into camera src and aligned to src's cloud by ICP.
+            for tgt, src, src_T_tgt, motion_vec in (
+                    (i, i + 1, next_T_prev[:, i], egomotion[:, i]),
+                    (i + 1, i, prev_T_next[:, i], None)):
+                warped, mask = inverse_warp(imgs[:, src], depth[:, tgt], src_T_tgt, k, grid)
+                if not config.use_masks:
+                    mask = torch.ones_like(mask)
+                target_img = imgs[:, tgt]
+                terms['reconstruction'] = terms['reconstruction'] + (
+                    (warped - target_img).abs() * mask).mean()
+                if config.ssim_weight > 0:
+                    ssim_mask = F.avg_pool2d(mask, 3, 1)
+                    terms['ssim'] = terms['ssim'] + (
+                        ssim_loss(warped, target_img) * ssim_mask).mean()
+                if config.icp_weight > 0:
+                    if motion_vec is None:
+                        motion_vec = mat_to_pose_vec(src_T_tgt)
+                    moved = transform_points(src_T_tgt, clouds[tgt])
+                    transform_loss, residual_loss, _ = icp_loss(
+                        moved, motion_vec, clouds[src],
+                        source_valid=mask.flatten(1) > 0.5,
+                        iterations=config.icp_iterations,
+                        max_correspondence_distance=config.icp_max_correspondence_distance,
+                        association=config.icp_association,
+                        intrinsics=k, image_size=(hs, ws),
+                        chunk_size=config.icp_chunk_size)
+                    terms['icp_transform'] = terms['icp_transform'] + transform_loss / 2 ** s
+                    terms['icp_residual'] = terms['icp_residual'] + residual_loss / 2 ** s
+    terms['total'] = (config.reconstruction_weight * terms['reconstruction']
+                      + config.ssim_weight * terms['ssim']
+                      + config.smoothness_weight * terms['smoothness']
+                      + config.icp_weight * (terms['icp_transform'] + terms['icp_residual']))
+    return terms

@@ -1,0 +1,51 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ament_python package set-up; also accepted by ``pip install -e .`` in a plain venv."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+package_name = 'mono_depth_ros'
+
+
+def _files(pattern):
+    return [path for path in glob(pattern) if os.path.isfile(path)]
+
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(include=[package_name, package_name + '.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/launch', _files('launch/*.py')),
+        ('share/' + package_name + '/config', _files('config/*')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='mono_depth_ros maintainers',
+    maintainer_email='maintainers@mono-depth-ros.invalid',
+    description='Self-supervised monocular depth and ego-motion (vid2depth) for ROS 2.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'demo = mono_depth_ros.demo:main',
+        ],
+    },
+)
