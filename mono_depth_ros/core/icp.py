@@ -25,9 +25,10 @@ Correspondences come from one of two association modes:
 
 * ``'nearest'`` (the paper's, and the reference in the tests): the exact Euclidean nearest
   valid target point, found by brute force in chunks so that memory stays bounded;
-* ``'projective'``: the target point seen at the pixel where the source point projects
-  (needs the target as an organised cloud and its intrinsics). ``O(N)`` and much faster;
-  an approximation of the nearest neighbour that is good once the clouds are close.
+* ``'projective'``: the nearest target point among those seen in a small pixel window
+  around where the source point projects (needs the target as an organised cloud and its
+  intrinsics). ``O(N)`` and much faster; it equals the exact nearest neighbour whenever
+  that one lies inside the window, which holds once the clouds are close.
 
 Invalid points (masked, out of view) never take part in a correspondence.
 """
@@ -35,6 +36,7 @@ Invalid points (masked, out of view) never take part in a correspondence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Optional, Tuple
 
 import torch
@@ -171,9 +173,13 @@ def nearest_neighbors(query: torch.Tensor, reference: torch.Tensor,
 def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
                          intrinsics: torch.Tensor, image_size: Tuple[int, int],
                          query_valid: Optional[torch.Tensor] = None,
-                         reference_valid: Optional[torch.Tensor] = None
-                         ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Projective association: the reference point seen at each query point's pixel.
+                         reference_valid: Optional[torch.Tensor] = None,
+                         window: int = 7) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Projective association: the nearest reference point near each query's pixel.
+
+    Each query point is projected into the reference image; the Euclidean-nearest valid
+    reference point within a ``window x window`` pixel neighbourhood of that pixel is its
+    match. Cost ``O(N * window**2)`` instead of ``O(N * M)``.
 
     Args:
         query: query points in the reference camera's frame, shape ``(B, N, 3)``.
@@ -183,6 +189,7 @@ def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
         image_size: ``(H, W)`` of the organised reference cloud.
         query_valid: which query points to match, shape ``(B, N)``.
         reference_valid: which reference points may be matched, shape ``(B, H * W)``.
+        window: odd side length of the pixel search window.
 
     Returns:
         ``(index, found)`` as in :func:`nearest_neighbors`.
@@ -192,20 +199,36 @@ def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
     check_shape(query, ('B', 'N', 3), 'query')
     check_shape(reference, (query.shape[0], h * w, 3), 'reference')
     check_shape(intrinsics, (query.shape[0], 3, 3), 'intrinsics')
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f'window must be a positive odd number, got {window}')
+    if reference_valid is None:
+        reference_valid = torch.ones(reference.shape[:2], dtype=torch.bool,
+                                     device=reference.device)
     image = query @ intrinsics.transpose(1, 2)
     z = image[..., 2]
     safe_z = z.clamp(min=1e-3)
     u = torch.round(image[..., 0] / safe_z)
     v = torch.round(image[..., 1] / safe_z)
-    inside = (z > 1e-3) & (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1)
-    index = torch.where(inside, v * w + u, torch.zeros_like(u)).long()
-    found = inside
+    usable = (z > 1e-3) & (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1)
     if query_valid is not None:
-        found = found & query_valid
-    if reference_valid is not None:
-        found = found & torch.gather(reference_valid, 1, index)
-    index = torch.where(found, index, torch.zeros_like(index))
-    return index, found
+        usable = usable & query_valid
+    u = torch.where(usable, u, torch.zeros_like(u)).long()
+    v = torch.where(usable, v, torch.zeros_like(v)).long()
+    best = torch.full(u.shape, float('inf'), dtype=query.dtype, device=query.device)
+    index = torch.zeros_like(u)
+    r = window // 2
+    for dv in range(-r, r + 1):
+        for du in range(-r, r + 1):
+            cu, cv = u + du, v + dv
+            inside = (cu >= 0) & (cu <= w - 1) & (cv >= 0) & (cv <= h - 1)
+            cand = torch.where(inside, cv * w + cu, torch.zeros_like(cu))
+            ok = usable & inside & torch.gather(reference_valid, 1, cand)
+            pts = torch.gather(reference, 1, cand[..., None].expand(-1, -1, 3))
+            dist = torch.where(ok, ((pts - query) ** 2).sum(-1), best.new_tensor(float('inf')))
+            better = dist < best
+            best = torch.where(better, dist, best)
+            index = torch.where(better, cand, index)
+    return index, torch.isfinite(best)
 
 
 def icp(source: torch.Tensor, target: torch.Tensor,
@@ -213,6 +236,7 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         target_valid: Optional[torch.Tensor] = None,
         iterations: int = 10,
         max_correspondence_distance: Optional[float] = None,
+        trim_fraction: float = 1.0,
         association: str = 'nearest',
         intrinsics: Optional[torch.Tensor] = None,
         image_size: Optional[Tuple[int, int]] = None,
@@ -231,6 +255,8 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         iterations: ICP iterations (the paper: 10).
         max_correspondence_distance: pairs farther apart (metres) are rejected; ``None``
             keeps every pair.
+        trim_fraction: keep only this fraction of the closest pairs in each iteration
+            (trimmed ICP, for partial overlap); 1.0 keeps all.
         association: ``'nearest'`` (exact) or ``'projective'``.
         intrinsics: target camera matrices, shape ``(B, 3, 3)`` (projective only).
         image_size: ``(H, W)`` of the organised target (projective only).
@@ -248,6 +274,8 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         raise ValueError("association='projective' needs intrinsics and image_size")
     if iterations < 1:
         raise ValueError(f'iterations must be at least 1, got {iterations}')
+    if not 0.0 < trim_fraction <= 1.0:
+        raise ValueError(f'trim_fraction must be in (0, 1], got {trim_fraction}')
     b, n, _ = source.shape
     with torch.no_grad():
         source = source.detach()
@@ -268,9 +296,11 @@ def icp(source: torch.Tensor, target: torch.Tensor,
                 index, found = projective_neighbors(points, target_safe, intrinsics,
                                                     image_size, source_valid, target_valid)
             matched = torch.gather(target_safe, 1, index[..., None].expand(-1, -1, 3))
+            dist = (matched - points).norm(dim=-1)
             if max_correspondence_distance is not None:
-                dist = (matched - points).norm(dim=-1)
                 found = found & (dist <= max_correspondence_distance)
+            if trim_fraction < 1.0:
+                found = found & _within_trim(dist, found, trim_fraction)
             return matched, found
 
         total = torch.eye(4, dtype=source.dtype, device=source.device).repeat(b, 1, 1)
@@ -287,6 +317,15 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         count = found.sum(1).clamp(min=1).to(source.dtype)
         rmse = torch.sqrt((residual ** 2).sum((1, 2)) / count)
     return ICPResult(transform=total, residual=residual, matched=found, rmse=rmse)
+
+
+def _within_trim(dist: torch.Tensor, found: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Mask of the ``ceil(fraction * count)`` closest found pairs per batch element."""
+    masked = torch.where(found, dist, torch.full_like(dist, math.inf))
+    ordered, _ = masked.sort(dim=1)
+    keep = torch.ceil(found.sum(1).to(dist.dtype) * fraction).long().clamp(min=1)
+    threshold = torch.gather(ordered, 1, (keep - 1)[:, None])
+    return masked <= threshold
 
 
 class ICPGradient(torch.autograd.Function):

@@ -1,0 +1,180 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""A small analytic ray caster: textured rectangles with exact depth and camera poses.
+
+Every pixel's ray is intersected with every rectangle in closed form, so the depth (z along
+the optical axis) and the colour at each pixel centre are exact. Textures are smooth
+procedural patterns (sums of sinusoids over metric surface coordinates), which keeps
+bilinear resampling error small and known. The world frame follows the optical
+convention (x right, y down, z forward), with the ground plane at ``y = camera height``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+from typing import List, Sequence, Tuple
+
+import torch
+
+__all__ = ['Rectangle', 'Scene', 'box', 'closed_room', 'look_transform', 'render']
+
+
+@dataclass(frozen=True)
+class Rectangle:
+    """A textured rectangle ``origin + a * axis_u + b * axis_v``, ``a, b`` in ``[0, 1]``.
+
+    Attributes:
+        origin: a corner, world coordinates (metres).
+        axis_u: first edge vector (metres).
+        axis_v: second edge vector (metres), perpendicular to ``axis_u``.
+        colour: base RGB in ``[0, 1]``.
+        period: texture wavelength in metres.
+        phase: texture phase (radians), to tell surfaces apart.
+
+    """
+
+    origin: Tuple[float, float, float]
+    axis_u: Tuple[float, float, float]
+    axis_v: Tuple[float, float, float]
+    colour: Tuple[float, float, float]
+    period: float = 1.0
+    phase: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A list of rectangles and a background colour for rays that hit nothing."""
+
+    rectangles: Tuple[Rectangle, ...]
+    background: Tuple[float, float, float] = (0.55, 0.7, 0.9)
+
+
+def box(centre: Sequence[float], size: Sequence[float], colour: Sequence[float],
+        period: float = 0.5, phase: float = 0.0) -> List[Rectangle]:
+    """The six faces of an axis-aligned box."""
+    cx, cy, cz = centre
+    sx, sy, sz = (s / 2 for s in size)
+    x0, x1, y0, y1, z0, z1 = cx - sx, cx + sx, cy - sy, cy + sy, cz - sz, cz + sz
+    col = tuple(colour)
+    faces = [
+        ((x0, y0, z0), (2 * sx, 0, 0), (0, 2 * sy, 0)),  # front (z0)
+        ((x0, y0, z1), (2 * sx, 0, 0), (0, 2 * sy, 0)),  # back (z1)
+        ((x0, y0, z0), (0, 0, 2 * sz), (0, 2 * sy, 0)),  # left (x0)
+        ((x1, y0, z0), (0, 0, 2 * sz), (0, 2 * sy, 0)),  # right (x1)
+        ((x0, y0, z0), (2 * sx, 0, 0), (0, 0, 2 * sz)),  # top (y0)
+        ((x0, y1, z0), (2 * sx, 0, 0), (0, 0, 2 * sz)),  # bottom (y1)
+    ]
+    return [Rectangle(o, u, v, col, period, phase + k) for k, (o, u, v) in enumerate(faces)]
+
+
+def closed_room(camera_height: float = 1.65, half_width: float = 6.0, height: float = 6.0,
+                near: float = -10.0, far: float = 60.0) -> Scene:
+    """A closed textured box seen from inside: every ray hits, and nothing is occluded."""
+    top = camera_height - height
+    w = 2 * half_width
+    length = far - near
+    rects = (
+        Rectangle((-half_width, camera_height, near), (w, 0, 0), (0, 0, length),
+                  (0.45, 0.42, 0.38), 1.3, 0.0),  # ground
+        Rectangle((-half_width, top, near), (w, 0, 0), (0, 0, length),
+                  (0.6, 0.62, 0.7), 2.1, 1.0),  # ceiling
+        Rectangle((-half_width, top, near), (0, 0, length), (0, height, 0),
+                  (0.7, 0.45, 0.35), 1.7, 2.0),  # left wall
+        Rectangle((half_width, top, near), (0, 0, length), (0, height, 0),
+                  (0.35, 0.55, 0.65), 1.1, 3.0),  # right wall
+        Rectangle((-half_width, top, far), (w, 0, 0), (0, height, 0),
+                  (0.5, 0.6, 0.4), 2.5, 4.0),  # far wall
+        Rectangle((-half_width, top, near), (w, 0, 0), (0, height, 0),
+                  (0.4, 0.4, 0.5), 2.5, 5.0),  # near wall
+    )
+    return Scene(rects)
+
+
+def look_transform(position: Sequence[float], yaw: float = 0.0, pitch: float = 0.0,
+                   dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """``world_T_camera`` for a camera at ``position`` turned by ``yaw`` (about the world's
+    down axis, positive to the right) and ``pitch`` (positive looks down), shape ``(4, 4)``."""
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    cp, sp = math.cos(pitch), math.sin(pitch)
+    yaw_m = torch.tensor([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]], dtype=dtype)
+    pitch_m = torch.tensor([[1, 0, 0], [0, cp, -sp], [0, sp, cp]], dtype=dtype)
+    out = torch.eye(4, dtype=dtype)
+    out[:3, :3] = yaw_m @ pitch_m
+    out[:3, 3] = torch.tensor(position, dtype=dtype)
+    return out
+
+
+def _texture(rect: Rectangle, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Colour at metric surface coordinates ``(a, b)``, shape ``(N, 3)``."""
+    k = 2 * math.pi / rect.period
+    p = rect.phase
+    pattern = (0.5 * torch.sin(k * a + p) * torch.cos(0.7 * k * b + 2 * p)
+               + 0.3 * torch.sin(1.9 * k * (a + b) + 3 * p)
+               + 0.2 * torch.cos(0.45 * k * (a - 2 * b) + p))
+    base = torch.tensor(rect.colour, dtype=a.dtype, device=a.device)
+    shade = torch.stack([pattern, 0.8 * pattern, 0.6 * pattern], dim=-1)
+    return (base + 0.25 * shade).clamp(0.0, 1.0)
+
+
+def render(scene: Scene, world_T_camera: torch.Tensor, intrinsics: torch.Tensor,
+           height: int, width: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Render the image and the exact z-depth seen by one camera.
+
+    Args:
+        scene: what to draw.
+        world_T_camera: camera pose, shape ``(4, 4)``.
+        intrinsics: camera matrix, shape ``(3, 3)``.
+        height: image height.
+        width: image width.
+
+    Returns:
+        ``(image, depth)``: shapes ``(3, H, W)`` in ``[0, 1]`` and ``(1, H, W)`` in metres,
+        ``inf`` where a ray hits nothing. Both in the pose's dtype.
+
+    """
+    dtype = world_T_camera.dtype
+    k = intrinsics.to(dtype)
+    v, u = torch.meshgrid(torch.arange(height, dtype=dtype), torch.arange(width, dtype=dtype),
+                          indexing='ij')
+    pix = torch.stack([u, v, torch.ones_like(u)], -1).reshape(-1, 3)
+    rays_cam = pix @ torch.linalg.inv(k).T  # z = 1 in the camera
+    rotation = world_T_camera[:3, :3]
+    centre = world_T_camera[:3, 3]
+    rays = rays_cam @ rotation.T
+    n_pix = rays.shape[0]
+    best_t = torch.full((n_pix,), math.inf, dtype=dtype)
+    colour = torch.tensor(scene.background, dtype=dtype).expand(n_pix, 3).clone()
+    for rect in scene.rectangles:
+        origin = torch.tensor(rect.origin, dtype=dtype)
+        au = torch.tensor(rect.axis_u, dtype=dtype)
+        av = torch.tensor(rect.axis_v, dtype=dtype)
+        normal = torch.linalg.cross(au, av)
+        denom = rays @ normal
+        with torch.no_grad():
+            t = ((origin - centre) @ normal) / denom
+        hit = centre + t[:, None] * rays
+        rel = hit - origin
+        a = rel @ au / (au @ au)
+        b = rel @ av / (av @ av)
+        inside = (denom.abs() > 1e-12) & (t > 1e-6) & (a >= 0) & (a <= 1) & (b >= 0) & (b <= 1)
+        closer = inside & (t < best_t)
+        if closer.any():
+            tex = _texture(rect, a[closer] * au.norm(), b[closer] * av.norm())
+            colour[closer] = tex
+            best_t = torch.where(closer, t, best_t)
+    # rays_cam has z = 1, so the ray parameter t is the z-depth in the camera.
+    image = colour.T.reshape(3, height, width)
+    return image, best_t.reshape(1, height, width)

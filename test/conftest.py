@@ -1,0 +1,77 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Shared fixtures: a rendered scene with exact depth and known camera motion."""
+
+import math
+
+import pytest
+import torch
+
+from mono_depth_ros.sim.scene import box, closed_room, look_transform, render, Scene
+
+
+def make_intrinsics(height, width, focal_scale=0.48, dtype=torch.float64):
+    """Pinhole intrinsics with the principal point at the image centre."""
+    f = focal_scale * width
+    return torch.tensor([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2],
+                         [0.0, 0.0, 1.0]], dtype=dtype)
+
+
+def room_with_boxes():
+    """A closed room (every ray hits) with two boxes that make ICP well conditioned."""
+    rects = (closed_room(far=25.0).rectangles
+             + tuple(box((2.0, 0.65, 10.0), (2.0, 2.0, 3.0), (0.8, 0.2, 0.2), 0.7, 0.3))
+             + tuple(box((-3.0, 0.9, 14.0), (1.5, 1.5, 1.5), (0.2, 0.8, 0.2), 0.6, 1.1)))
+    return Scene(rects)
+
+
+@pytest.fixture(scope='session')
+def rendered_pair():
+    """Two views of a convex closed room (no occlusion), 128x416, float64.
+
+    Returns a dict with images, depths, intrinsics and ``source_T_target``.
+    """
+    h, w = 128, 416
+    k = make_intrinsics(h, w)
+    scene = closed_room(far=25.0)
+    target_pose = look_transform([0.0, 0.0, 0.0])
+    source_pose = look_transform([0.3, 0.05, 0.8], yaw=0.05, pitch=0.02)
+    target_image, target_depth = render(scene, target_pose, k, h, w)
+    source_image, source_depth = render(scene, source_pose, k, h, w)
+    return {
+        'K': k, 'height': h, 'width': w,
+        'target_image': target_image, 'target_depth': target_depth,
+        'source_image': source_image, 'source_depth': source_depth,
+        'source_T_target': torch.linalg.inv(source_pose) @ target_pose,
+        'world_T_target': target_pose, 'world_T_source': source_pose,
+    }
+
+
+@pytest.fixture(scope='session')
+def organised_cloud():
+    """An organised cloud (48x156) of a room with boxes, float64, and its intrinsics."""
+    h, w = 48, 156
+    k = make_intrinsics(h, w)
+    _, depth = render(room_with_boxes(), look_transform([0.0, 0.0, 0.0]), k, h, w)
+    return depth, k
+
+
+def rigid(rot_deg, trans, axis=(0.5, 0.8, -0.33), direction=(0.6, -0.3, 0.74)):
+    """A pose vector with a rotation of about ``rot_deg`` and translation ``trans`` metres."""
+    ax = torch.tensor(axis, dtype=torch.float64)
+    ax = ax / ax.norm() * math.radians(rot_deg)
+    d = torch.tensor(direction, dtype=torch.float64)
+    d = d / d.norm() * trans
+    return torch.cat([d, ax])[None]
