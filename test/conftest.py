@@ -16,10 +16,9 @@
 
 import math
 
+from mono_depth_ros.sim.scene import box, closed_room, look_transform, render, Scene
 import pytest
 import torch
-
-from mono_depth_ros.sim.scene import box, closed_room, look_transform, render, Scene
 
 
 def make_intrinsics(height, width, focal_scale=0.48, dtype=torch.float64):
@@ -30,7 +29,7 @@ def make_intrinsics(height, width, focal_scale=0.48, dtype=torch.float64):
 
 
 def room_with_boxes():
-    """A closed room (every ray hits) with two boxes that make ICP well conditioned."""
+    """Build a closed room (every ray hits) with two boxes that make ICP well conditioned."""
     rects = (closed_room(far=25.0).rectangles
              + tuple(box((2.0, 0.65, 10.0), (2.0, 2.0, 3.0), (0.8, 0.2, 0.2), 0.7, 0.3))
              + tuple(box((-3.0, 0.9, 14.0), (1.5, 1.5, 1.5), (0.2, 0.8, 0.2), 0.6, 1.1)))
@@ -61,7 +60,7 @@ def rendered_pair():
 
 @pytest.fixture(scope='session')
 def organised_cloud():
-    """An organised cloud (48x156) of a room with boxes, float64, and its intrinsics."""
+    """Render an organised cloud (48x156) of a room with boxes, float64, and its intrinsics."""
     h, w = 48, 156
     k = make_intrinsics(h, w)
     _, depth = render(room_with_boxes(), look_transform([0.0, 0.0, 0.0]), k, h, w)
@@ -69,7 +68,7 @@ def organised_cloud():
 
 
 def rigid(rot_deg, trans, axis=(0.5, 0.8, -0.33), direction=(0.6, -0.3, 0.74)):
-    """A pose vector with a rotation of about ``rot_deg`` and translation ``trans`` metres."""
+    """Return a pose vector: a rotation of ``rot_deg`` and a translation of ``trans`` metres."""
     ax = torch.tensor(axis, dtype=torch.float64)
     ax = ax / ax.norm() * math.radians(rot_deg)
     d = torch.tensor(direction, dtype=torch.float64)

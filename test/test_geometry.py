@@ -14,15 +14,14 @@
 
 """Geometry against independent references: scipy rotations, numpy projection, a render."""
 
-import numpy as np
-import pytest
-from scipy.spatial.transform import Rotation
-import torch
-
 from mono_depth_ros.core.geometry import (compose, depth_to_points, euler_to_rotation,
                                           inverse_transform, inverse_warp, mat_to_pose_vec,
                                           pose_vec_to_mat, project_points, scale_intrinsics,
                                           transform_points)
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+import torch
 
 
 def _random_vecs(n, seed=0, max_angle=1.2):

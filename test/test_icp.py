@@ -16,17 +16,15 @@
 
 import math
 
+from conftest import rigid
+from mono_depth_ros.core.geometry import (depth_to_points, inverse_transform,
+                                          mat_to_pose_vec, pose_vec_to_mat, transform_points)
+from mono_depth_ros.core.icp import (icp, icp_loss, ICPGradient, kabsch, nearest_neighbors,
+                                     projective_neighbors)
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 import torch
-
-from conftest import rigid
-from mono_depth_ros.core.geometry import (depth_to_points, inverse_transform,
-                                          mat_to_pose_vec, pose_vec_to_mat, rotation_to_euler,
-                                          transform_points)
-from mono_depth_ros.core.icp import (icp, icp_loss, ICPGradient, kabsch, nearest_neighbors,
-                                     projective_neighbors)
 
 
 def reference_icp(source, target, iterations, max_dist=None, trim=1.0):
@@ -261,8 +259,8 @@ def test_icp_loss_of_perfect_alignment_is_zero(organised_cloud):
     t_loss, r_loss, result = icp_loss(target.clone().requires_grad_(), ego, target,
                                       iterations=5)
     assert t_loss.item() < 1e-9 and r_loss.item() < 1e-9
-    assert torch.allclose(mat_to_pose_vec(result.transform), torch.zeros(1, 6,
-                                                                        dtype=torch.float64))
+    zero = torch.zeros(1, 6, dtype=torch.float64)
+    assert torch.allclose(mat_to_pose_vec(result.transform), zero)
 
 
 def test_bad_arguments_are_named():
@@ -284,4 +282,3 @@ def test_icp_on_cuda_matches_cpu(organised_cloud):
     gpu = icp(source.cuda(), target.cuda(), iterations=20)
     torch.testing.assert_close(gpu.transform.cpu(), cpu.transform, atol=1e-4, rtol=0)
     assert math.isfinite(gpu.rmse.item())
-    del rotation_to_euler

@@ -27,6 +27,7 @@ __all__ = ['LossConfig', 'ModelConfig', 'from_dict']
 
 T = TypeVar('T')
 
+
 def from_dict(cls: Type[T], values: Mapping[str, Any], where: str = 'config') -> T:
     """Build the dataclass ``cls`` from ``values``, refusing unknown keys.
 
@@ -78,6 +79,7 @@ class ModelConfig:
     def to_dict(self) -> Dict[str, Any]:
         """Plain ``dict`` for YAML and JSON."""
         return asdict(self)
+
 
 @dataclass(frozen=True)
 class LossConfig:

@@ -31,10 +31,9 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
+from mono_depth_ros.core._checks import check_shape
 import torch
 import torch.nn.functional as F
-
-from mono_depth_ros.core._checks import check_shape
 
 __all__ = [
     'compose',
@@ -270,7 +269,7 @@ def project_points(points: torch.Tensor, intrinsics: torch.Tensor
 
 def validity_mask(pixels: torch.Tensor, z: torch.Tensor, height: int, width: int
                   ) -> torch.Tensor:
-    """The paper's principled mask: 1 where bilinear sampling stays inside the image.
+    """Compute the paper's principled mask: 1 where bilinear sampling stays inside the image.
 
     A pixel is valid when its projection lies in front of the camera and its 2x2 sampling
     neighbourhood lies inside the source image, i.e. ``0 <= u <= W - 1`` and

@@ -39,10 +39,9 @@ from dataclasses import dataclass
 import math
 from typing import Optional, Tuple
 
-import torch
-
 from mono_depth_ros.core._checks import check_shape
 from mono_depth_ros.core.geometry import mat_to_pose_vec, transform_points
+import torch
 
 __all__ = [
     'ICPGradient',
@@ -360,7 +359,7 @@ def icp_loss(source: torch.Tensor, egomotion: torch.Tensor, target: torch.Tensor
              source_valid: Optional[torch.Tensor] = None,
              target_valid: Optional[torch.Tensor] = None,
              **icp_kwargs) -> Tuple[torch.Tensor, torch.Tensor, ICPResult]:
-    """The 3D loss: ``mean|T' - I|`` (as a 6-vector) and ``mean|r|``, with ICP's gradients.
+    """Compute the 3D loss ``mean|T' - I|`` (a 6-vector) and ``mean|r|`` with ICP's gradients.
 
     Args:
         source: the source frame's cloud already moved by the predicted ego-motion into the

@@ -29,15 +29,14 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
-import torch
-import torch.nn.functional as F
-
 from mono_depth_ros.core._checks import check_shape
 from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.geometry import (depth_to_points, inverse_transform, inverse_warp,
                                           mat_to_pose_vec, pixel_grid, pose_vec_to_mat,
                                           scale_intrinsics, transform_points)
 from mono_depth_ros.core.icp import icp_loss
+import torch
+import torch.nn.functional as F
 
 __all__ = [
     'LOSS_TERMS',

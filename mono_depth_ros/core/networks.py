@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
+from mono_depth_ros.core._checks import check_shape
+from mono_depth_ros.core.config import ModelConfig
 import torch
 from torch import nn
 import torch.nn.functional as F
-
-from mono_depth_ros.core._checks import check_shape
-from mono_depth_ros.core.config import ModelConfig
 
 __all__ = ['DispNet', 'EgoMotionNet', 'build_networks', 'disparity_to_depth']
 

@@ -31,14 +31,13 @@ import struct
 import tempfile
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
+from mono_depth_ros.core.config import from_dict, ModelConfig
+from mono_depth_ros.core.networks import build_networks, DispNet, EgoMotionNet
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 import torch
 from torch import nn
-
-from mono_depth_ros.core.config import from_dict, ModelConfig
-from mono_depth_ros.core.networks import build_networks, DispNet, EgoMotionNet
 
 __all__ = [
     'FORMAT_VERSION',

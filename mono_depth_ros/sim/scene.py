@@ -64,7 +64,7 @@ class Scene:
 
 def box(centre: Sequence[float], size: Sequence[float], colour: Sequence[float],
         period: float = 0.5, phase: float = 0.0) -> List[Rectangle]:
-    """The six faces of an axis-aligned box."""
+    """Return the six faces of an axis-aligned box."""
     cx, cy, cz = centre
     sx, sy, sz = (s / 2 for s in size)
     x0, x1, y0, y1, z0, z1 = cx - sx, cx + sx, cy - sy, cy + sy, cz - sz, cz + sz
@@ -82,7 +82,7 @@ def box(centre: Sequence[float], size: Sequence[float], colour: Sequence[float],
 
 def closed_room(camera_height: float = 1.65, half_width: float = 6.0, height: float = 6.0,
                 near: float = -10.0, far: float = 60.0) -> Scene:
-    """A closed textured box seen from inside: every ray hits, and nothing is occluded."""
+    """Build a closed textured box seen from inside: every ray hits, nothing is occluded."""
     top = camera_height - height
     w = 2 * half_width
     length = far - near
@@ -105,8 +105,11 @@ def closed_room(camera_height: float = 1.65, half_width: float = 6.0, height: fl
 
 def look_transform(position: Sequence[float], yaw: float = 0.0, pitch: float = 0.0,
                    dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """``world_T_camera`` for a camera at ``position`` turned by ``yaw`` (about the world's
-    down axis, positive to the right) and ``pitch`` (positive looks down), shape ``(4, 4)``."""
+    """Return ``world_T_camera`` of shape ``(4, 4)`` for a camera at ``position``.
+
+    The camera is turned by ``yaw`` (about the world's down axis, positive to the right)
+    and ``pitch`` (positive looks down).
+    """
     cy, sy = math.cos(yaw), math.sin(yaw)
     cp, sp = math.cos(pitch), math.sin(pitch)
     yaw_m = torch.tensor([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]], dtype=dtype)

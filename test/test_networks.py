@@ -1,0 +1,84 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The paper's networks: sizes, output ranges, batch norm at inference, bad input."""
+
+from mono_depth_ros.core.config import ModelConfig
+from mono_depth_ros.core.networks import build_networks, DispNet, EgoMotionNet, MIN_DISP
+import pytest
+import torch
+
+
+def _count(net):
+    return sum(p.numel() for p in net.parameters())
+
+
+def test_paper_configuration_parameter_counts():
+    depth_net, ego_net = build_networks(ModelConfig())
+    # reference.md: about 31.6 M and 1.6 M parameters
+    assert 31.0e6 < _count(depth_net) < 32.2e6
+    assert 1.5e6 < _count(ego_net) < 1.7e6
+
+
+def test_compact_variant_is_much_smaller():
+    depth_net, ego_net = build_networks(ModelConfig(depth_width=0.25, egomotion_width=0.25))
+    assert _count(depth_net) < 2.5e6
+    assert _count(ego_net) < 0.2e6
+
+
+@pytest.mark.parametrize('size', [(128, 416), (96, 160), (100, 150)])
+def test_dispnet_scales_and_range(size):
+    h, w = size
+    torch.manual_seed(0)
+    disps = DispNet(width=0.25).eval()(torch.rand(2, 3, h, w))
+    assert len(disps) == 4
+    for s, d in enumerate(disps):
+        assert d.shape[:2] == (2, 1)
+        assert abs(d.shape[2] - h / 2 ** s) < 1 and abs(d.shape[3] - w / 2 ** s) < 1
+        assert d.min() >= MIN_DISP and d.max() <= 10 + MIN_DISP
+
+
+def test_egomotion_output_shape_and_scale():
+    torch.manual_seed(0)
+    net = EgoMotionNet(seq_length=3, width=0.25).eval()
+    motion = net(torch.rand(4, 3, 3, 64, 208))
+    assert motion.shape == (4, 2, 6)
+    assert motion.abs().max() < 0.1  # the head is scaled by 0.01
+
+
+def test_batch_norm_uses_running_statistics_in_eval():
+    # In eval mode an image's output must not depend on what else is in the batch (the
+    # released code kept batch norm in training mode, where it would).
+    torch.manual_seed(0)
+    net = DispNet(width=0.25)
+    net.train()
+    for _ in range(3):  # give the running statistics something to hold
+        net(torch.rand(2, 3, 64, 96))
+    net.eval()
+    image = torch.rand(1, 3, 64, 96)
+    alone = net(image)[0]
+    crowd = net(torch.cat([image, torch.rand(3, 3, 64, 96) * 5]))[0][:1]
+    torch.testing.assert_close(alone, crowd)
+    net.train()
+    crowd_train = net(torch.cat([image, torch.rand(3, 3, 64, 96) * 5]))[0][:1]
+    assert (crowd_train - alone).abs().max() > 1e-3  # batch statistics really differ
+
+
+def test_bad_input_shapes_are_named():
+    with pytest.raises(ValueError, match='images must have shape'):
+        DispNet(width=0.25)(torch.rand(1, 1, 64, 64))
+    with pytest.raises(ValueError, match='frames must have shape'):
+        EgoMotionNet(3, 0.25)(torch.rand(1, 2, 3, 64, 64))
+    with pytest.raises(ValueError, match='seq_length'):
+        ModelConfig(seq_length=1)
