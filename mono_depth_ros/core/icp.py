@@ -173,7 +173,7 @@ def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
                          intrinsics: torch.Tensor, image_size: Tuple[int, int],
                          query_valid: Optional[torch.Tensor] = None,
                          reference_valid: Optional[torch.Tensor] = None,
-                         window: int = 7) -> Tuple[torch.Tensor, torch.Tensor]:
+                         window: int = 5) -> Tuple[torch.Tensor, torch.Tensor]:
     """Projective association: the nearest reference point near each query's pixel.
 
     Each query point is projected into the reference image; the Euclidean-nearest valid
@@ -213,21 +213,24 @@ def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
         usable = usable & query_valid
     u = torch.where(usable, u, torch.zeros_like(u)).long()
     v = torch.where(usable, v, torch.zeros_like(v)).long()
-    best = torch.full(u.shape, float('inf'), dtype=query.dtype, device=query.device)
-    index = torch.zeros_like(u)
     r = window // 2
-    for dv in range(-r, r + 1):
-        for du in range(-r, r + 1):
-            cu, cv = u + du, v + dv
-            inside = (cu >= 0) & (cu <= w - 1) & (cv >= 0) & (cv <= h - 1)
-            cand = torch.where(inside, cv * w + cu, torch.zeros_like(cu))
-            ok = usable & inside & torch.gather(reference_valid, 1, cand)
-            pts = torch.gather(reference, 1, cand[..., None].expand(-1, -1, 3))
-            dist = torch.where(ok, ((pts - query) ** 2).sum(-1), best.new_tensor(float('inf')))
-            better = dist < best
-            best = torch.where(better, dist, best)
-            index = torch.where(better, cand, index)
-    return index, torch.isfinite(best)
+    offsets = torch.arange(-r, r + 1, device=query.device)
+    cu = (u[..., None, None] + offsets[None, None, None, :]).expand(-1, -1, window, window)
+    cv = (v[..., None, None] + offsets[None, None, :, None]).expand(-1, -1, window, window)
+    inside = (cu >= 0) & (cu <= w - 1) & (cv >= 0) & (cv <= h - 1)
+    cand = torch.where(inside, cv * w + cu, torch.zeros_like(cu)).flatten(2)  # (B, N, K)
+    inside = inside.flatten(2)
+    b, n, kk = cand.shape
+    flat = cand.reshape(b, n * kk)
+    ok = (usable[..., None] & inside
+          & torch.gather(reference_valid, 1, flat).reshape(b, n, kk))
+    pts = torch.gather(reference, 1, flat[..., None].expand(-1, -1, 3)).reshape(b, n, kk, 3)
+    dist = ((pts - query[:, :, None]) ** 2).sum(-1)
+    dist = torch.where(ok, dist, torch.full_like(dist, float('inf')))
+    best, arg = dist.min(dim=2)
+    index = torch.gather(cand, 2, arg[..., None])[..., 0]
+    found = torch.isfinite(best)
+    return torch.where(found, index, torch.zeros_like(index)), found
 
 
 def icp(source: torch.Tensor, target: torch.Tensor,

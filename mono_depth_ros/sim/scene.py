@@ -29,7 +29,8 @@ from typing import List, Sequence, Tuple
 
 import torch
 
-__all__ = ['Rectangle', 'Scene', 'box', 'closed_room', 'look_transform', 'render']
+__all__ = ['Rectangle', 'Scene', 'box', 'closed_room', 'drive', 'look_transform', 'render',
+           'street']
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,46 @@ def look_transform(position: Sequence[float], yaw: float = 0.0, pitch: float = 0
     out[:3, :3] = yaw_m @ pitch_m
     out[:3, 3] = torch.tensor(position, dtype=dtype)
     return out
+
+
+def street(seed: int = 0, camera_height: float = 1.65) -> Scene:
+    """Build a walled street with boxes (cars, kiosks) at varied distances from a seed."""
+    gen = torch.Generator().manual_seed(seed)
+    rects = list(closed_room(camera_height, half_width=7.0, height=8.0, near=-10.0,
+                             far=80.0).rectangles)
+    for i in range(10):
+        r = torch.rand(6, generator=gen).tolist()
+        side = -1.0 if i % 2 == 0 else 1.0
+        size = (1.2 + 1.5 * r[0], 1.0 + 1.2 * r[1], 1.5 + 2.5 * r[2])
+        centre = (side * (2.5 + 3.0 * r[3]), camera_height - size[1] / 2, 6.0 + 7.0 * i
+                  + 3.0 * r[4])
+        colour = (0.2 + 0.7 * r[5], 0.2 + 0.6 * r[0], 0.2 + 0.6 * r[2])
+        rects += box(centre, size, colour, period=0.4 + r[1], phase=float(i))
+    return Scene(tuple(rects))
+
+
+def drive(frames: int, step: float = 0.4, yaw_rate: float = 0.01, start: float = 0.0,
+          lateral: float = 0.0, dtype: torch.dtype = torch.float64) -> List[torch.Tensor]:
+    """Return ``world_T_camera`` poses of a camera driving forward and turning gently.
+
+    Args:
+        frames: number of poses.
+        step: metres travelled per frame.
+        yaw_rate: change of heading per frame (radians); the sign alternates every
+            ``frames // 2`` poses so the path weaves instead of circling.
+        start: forward position (metres) of the first pose.
+        lateral: sideways offset (metres) of the whole path.
+        dtype: dtype of the poses.
+
+    """
+    poses = []
+    x, z, yaw = lateral, start, 0.0
+    for i in range(frames):
+        poses.append(look_transform([x, 0.0, z], yaw=yaw, dtype=dtype))
+        yaw += yaw_rate if (i // max(frames // 2, 1)) % 2 == 0 else -yaw_rate
+        x += step * math.sin(yaw)
+        z += step * math.cos(yaw)
+    return poses
 
 
 def _texture(rect: Rectangle, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
