@@ -26,14 +26,13 @@ import multiprocessing as mp
 import resource
 import time
 
+from mono_depth_ros.core.geometry import depth_to_points, pose_vec_to_mat
+from mono_depth_ros.core.icp import icp
+from mono_depth_ros.sim.scene import box, closed_room, look_transform, render, Scene
 import numpy as np
 from scipy.spatial import cKDTree
 import torch
 from tqdm import tqdm
-
-from mono_depth_ros.core.geometry import depth_to_points, pose_vec_to_mat
-from mono_depth_ros.core.icp import icp
-from mono_depth_ros.sim.scene import box, closed_room, look_transform, render, Scene
 
 
 # The source cloud is moved by the true motion and then by this error (tx..rz), so the

@@ -32,16 +32,15 @@ from pathlib import Path
 import time
 from typing import Dict, List, Tuple
 
-import numpy as np
-import torch
-from tqdm import tqdm
-import yaml
-
 from mono_depth_ros.core.config import from_dict, LossConfig, ModelConfig
 from mono_depth_ros.core.losses import vid2depth_loss
 from mono_depth_ros.core.networks import build_networks
 from mono_depth_ros.core.weights import load_networks, save_networks
 from mono_depth_ros.sim.scene import drive, render, street
+import numpy as np
+import torch
+from tqdm import tqdm
+import yaml
 
 CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'vid2depth.yaml'
 
@@ -169,7 +168,8 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
                             'batch': args.batch, 'lr': args.lr, 'seed': args.seed},
                   extra={'data': f'rendered street, seed {args.seed}, {args.frames} frames'})
     reloaded, _, _ = load_networks(weights)
-    same = torch.equal(predict_depth(reloaded, test_images[:1]), after[:1])
+    same = torch.equal(predict_depth(reloaded, test_images[:2]),
+                       predict_depth(depth_net, test_images[:2]))
     save_pictures(out, test_images, test_depths, before, after, losses)
     summary = {
         'abs_rel_untrained': median_scaled_abs_rel(before, test_depths),

@@ -107,13 +107,15 @@ def test_gradcheck_kabsch():
     assert torch.autograd.gradcheck(lambda a, b: kabsch(a, b), (src, dst))
 
 
-def test_nearest_neighbors_matches_ckdtree_and_respects_masks():
+@pytest.mark.parametrize('method', ['grid', 'brute'])
+def test_nearest_neighbors_matches_ckdtree_and_respects_masks(method):
     g = torch.Generator().manual_seed(3)
     query = torch.randn(2, 500, 3, generator=g) * 5 + torch.tensor([0.0, 0.0, 20.0])
     ref = torch.randn(2, 700, 3, generator=g) * 5 + torch.tensor([0.0, 0.0, 20.0])
     ref_valid = torch.rand(2, 700, generator=g) > 0.3
     q_valid = torch.rand(2, 500, generator=g) > 0.2
-    idx, found = nearest_neighbors(query, ref, q_valid, ref_valid, chunk_size=97)
+    idx, found = nearest_neighbors(query, ref, q_valid, ref_valid, chunk_size=97,
+                                   method=method)
     assert torch.equal(found, q_valid)
     for b in range(2):
         valid_idx = np.nonzero(ref_valid[b].numpy())[0]
@@ -122,6 +124,24 @@ def test_nearest_neighbors_matches_ckdtree_and_respects_masks():
         got = idx[b].numpy()
         assert np.array_equal(got[q_valid[b].numpy()], expect[q_valid[b].numpy()])
         assert ref_valid[b, idx[b][found[b]]].all()
+
+
+@pytest.mark.parametrize('shift', [0.0, 0.05, 0.8])
+def test_grid_search_is_exact_on_depth_clouds(organised_cloud, shift):
+    # Depth clouds have density varying with distance by orders of magnitude: the grid's
+    # coarser levels and the brute-force rest must still return the exact neighbour.
+    depth, k = organised_cloud
+    target = _cloud(organised_cloud).float()
+    query = transform_points(pose_vec_to_mat(torch.tensor([[0.1, 0.0, shift, 0.0, 0.02,
+                                                            0.0]])), target)
+    g = torch.Generator().manual_seed(7)
+    outliers = torch.randn(1, 40, 3, generator=g) * 30  # far, isolated queries
+    query = torch.cat([query, outliers], 1)
+    idx, found = nearest_neighbors(query, target, method='grid')
+    dist_ref, _ = cKDTree(target[0].double().numpy()).query(query[0].double().numpy())
+    dist = (query[0] - target[0, idx[0]]).double().norm(dim=1).numpy()
+    assert found.all()
+    np.testing.assert_allclose(dist, dist_ref, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize('rot_deg,trans,noise,overlap', [

@@ -14,11 +14,13 @@
 
 """The learning core: networks, geometry, losses, ICP and weights I/O (pure torch).
 
-Nothing in this package imports ROS; it runs in any Python with torch.
+Nothing in this package imports ROS; it runs in any Python with torch. The ICP function
+itself is ``mono_depth_ros.core.icp.icp`` (not re-exported here, so that the name
+``mono_depth_ros.core.icp`` stays the module).
 """
 
 from mono_depth_ros.core.config import LossConfig, ModelConfig
-from mono_depth_ros.core.icp import icp, icp_loss, ICPResult, kabsch
+from mono_depth_ros.core.icp import icp_loss, ICPResult, kabsch
 from mono_depth_ros.core.losses import vid2depth_loss
 from mono_depth_ros.core.networks import build_networks, DispNet, EgoMotionNet
 from mono_depth_ros.core.weights import load_networks, save_networks, WeightsError
@@ -31,7 +33,6 @@ __all__ = [
     'ModelConfig',
     'WeightsError',
     'build_networks',
-    'icp',
     'icp_loss',
     'kabsch',
     'load_networks',

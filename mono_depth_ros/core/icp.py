@@ -119,22 +119,105 @@ def kabsch(source: torch.Tensor, target: torch.Tensor,
     return out
 
 
+def _brute_nearest(query: torch.Tensor, ref: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """Index of the nearest ``ref`` row for each ``query`` row, by chunked brute force."""
+    out = torch.empty(query.shape[0], dtype=torch.long, device=query.device)
+    for start in range(0, query.shape[0], chunk_size):
+        dist = torch.cdist(query[None, start:start + chunk_size], ref[None],
+                           compute_mode='donot_use_mm_for_euclid_dist')
+        out[start:start + chunk_size] = dist[0].argmin(dim=1)
+    return out
+
+
+_NEIGHBOUR_CELLS = torch.stack(torch.meshgrid(*[torch.arange(-1, 2)] * 3, indexing='ij'),
+                               -1).reshape(27, 3)
+
+
+def _grid_nearest(query: torch.Tensor, ref: torch.Tensor, cell: float,
+                  budget: int = 1 << 22) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Nearest ``ref`` row among the 27 grid cells around each query, and whether it is exact.
+
+    Space is cut into cubes of side ``cell``. Every point outside the 3x3x3 block of cubes
+    around a query is farther than the query's distance to the block's boundary (at least
+    ``cell``), so a candidate closer than that bound is the exact nearest neighbour.
+
+    Returns:
+        ``(index, exact)``, both of shape ``(N,)``; ``index`` is meaningful where ``exact``.
+
+    """
+    dev = query.device
+    origin = torch.minimum(query.min(0).values, ref.min(0).values) - cell
+    ref_cells = torch.floor((ref - origin) / cell).long()
+    q_cells = torch.floor((query - origin) / cell).long()
+    dims = torch.maximum(ref_cells.max(0).values, q_cells.max(0).values) + 2
+    stride = torch.stack([dims[1] * dims[2], dims[2], torch.ones_like(dims[2])])
+    ref_keys = (ref_cells * stride).sum(1)
+    sorted_keys, order = ref_keys.sort()
+    neigh = _NEIGHBOUR_CELLS.to(dev)
+    n = query.shape[0]
+    index = torch.zeros(n, dtype=torch.long, device=dev)
+    exact = torch.zeros(n, dtype=torch.bool, device=dev)
+    # distance from each query to the boundary of its 3x3x3 block
+    low = (q_cells - 1).to(query.dtype) * cell + origin
+    high = (q_cells + 2).to(query.dtype) * cell + origin
+    bound = torch.minimum(query - low, high - query).min(1).values
+    keys = ((q_cells[:, None, :] + neigh[None]) * stride).sum(-1)  # (N, 27)
+    first = torch.searchsorted(sorted_keys, keys, side='left')
+    count = torch.searchsorted(sorted_keys, keys, side='right') - first
+    per_query = count.sum(1)
+    ends = torch.cumsum(per_query, 0)
+    start_q = 0
+    while start_q < n:
+        offset = ends[start_q - 1] if start_q > 0 else ends.new_zeros(())
+        stop_q = int(torch.searchsorted(ends, offset + budget, side='right'))
+        stop_q = min(max(stop_q, start_q + 1), n)
+        c = count[start_q:stop_q].reshape(-1)
+        f = first[start_q:stop_q].reshape(-1)
+        owner = torch.arange(start_q, stop_q, device=dev).repeat_interleave(27)
+        total = int(c.sum())
+        if total:
+            owner_rep = owner.repeat_interleave(c)
+            seg_start = torch.cumsum(c, 0) - c
+            pos = (torch.arange(total, device=dev) - seg_start.repeat_interleave(c)
+                   + f.repeat_interleave(c))
+            cand = order[pos]
+            dist = ((query[owner_rep] - ref[cand]) ** 2).sum(1)
+            best = torch.full((n,), float('inf'), dtype=dist.dtype, device=dev)
+            best.scatter_reduce_(0, owner_rep, dist, reduce='amin')
+            is_best = dist == best[owner_rep]
+            pick = torch.full((n,), ref.shape[0], dtype=torch.long, device=dev)
+            pick.scatter_reduce_(0, owner_rep[is_best], cand[is_best], reduce='amin')
+            rows = slice(start_q, stop_q)
+            ok = torch.isfinite(best[rows]) & (best[rows].sqrt() <= bound[rows])
+            index[rows] = torch.where(ok, pick[rows], index[rows])
+            exact[rows] = ok
+        start_q = stop_q
+    return index, exact
+
+
 def nearest_neighbors(query: torch.Tensor, reference: torch.Tensor,
                       query_valid: Optional[torch.Tensor] = None,
                       reference_valid: Optional[torch.Tensor] = None,
-                      chunk_size: int = 2048) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Exact nearest valid reference point for each query point (brute force, chunked).
+                      chunk_size: int = 2048, method: str = 'grid'
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Exact nearest valid reference point for each query point.
 
-    Distances are computed directly from coordinate differences (no ``|a|^2 - 2ab + |b|^2``
-    expansion, which loses precision far from the origin), ``chunk_size`` query points at a
-    time, so that peak memory is ``chunk_size * M`` distances per batch element.
+    ``method='grid'`` (default) hashes the reference points into a uniform grid and looks
+    in the 27 cells around each query, accepting the best candidate only where it is
+    provably the nearest (closer than the query's distance to the searched block); the
+    cell size starts at twice the median nearest-neighbour distance of a sample and grows
+    fourfold for the queries left over, and the last few go to brute force. The result is
+    exact either way. ``method='brute'`` compares every pair, ``chunk_size`` query points
+    at a time (peak memory ``chunk_size * M`` distances). Distances are computed from
+    coordinate differences, never by the ``|a|^2 - 2ab + |b|^2`` expansion.
 
     Args:
         query: query points, shape ``(B, N, 3)``.
         reference: reference points, shape ``(B, M, 3)``.
         query_valid: which query points to match, shape ``(B, N)`` (all when omitted).
         reference_valid: which reference points may be matched, shape ``(B, M)``.
-        chunk_size: query points per distance block.
+        chunk_size: query points per brute-force distance block.
+        method: ``'grid'`` or ``'brute'``.
 
     Returns:
         ``(index, found)``: index into ``reference`` of the nearest valid point, shape
@@ -147,6 +230,8 @@ def nearest_neighbors(query: torch.Tensor, reference: torch.Tensor,
     m = reference.shape[1]
     if chunk_size < 1:
         raise ValueError(f'chunk_size must be positive, got {chunk_size}')
+    if method not in ('grid', 'brute'):
+        raise ValueError(f"method must be 'grid' or 'brute', got {method!r}")
     dev = query.device
     if query_valid is None:
         query_valid = torch.ones(b, n, dtype=torch.bool, device=dev)
@@ -159,12 +244,27 @@ def nearest_neighbors(query: torch.Tensor, reference: torch.Tensor,
         q_idx = torch.nonzero(query_valid[i], as_tuple=True)[0]
         if ref_idx.numel() == 0 or q_idx.numel() == 0:
             continue
-        ref = reference[i, ref_idx][None]
-        for start in range(0, q_idx.numel(), chunk_size):
-            rows = q_idx[start:start + chunk_size]
-            dist = torch.cdist(query[i, rows][None], ref,
-                               compute_mode='donot_use_mm_for_euclid_dist')
-            index[i, rows] = ref_idx[dist[0].argmin(dim=1)]
+        ref = reference[i, ref_idx]
+        q = query[i, q_idx]
+        local = torch.zeros(q_idx.numel(), dtype=torch.long, device=dev)
+        todo = torch.arange(q_idx.numel(), device=dev)
+        if method == 'grid' and ref.shape[0] > 64:
+            sample = todo[torch.linspace(0, todo.numel() - 1, min(256, todo.numel()),
+                                         device=dev).long()]
+            near = _brute_nearest(q[sample], ref, chunk_size)
+            spacing = (q[sample] - ref[near]).norm(dim=1).median()
+            extent = float((ref.max(0).values - ref.min(0).values).max())
+            cell = max(2.0 * float(spacing), extent * 1e-4, 1e-9)
+            for _ in range(4):
+                if todo.numel() == 0 or cell > extent:
+                    break
+                got, exact = _grid_nearest(q[todo], ref, cell)
+                local[todo[exact]] = got[exact]
+                todo = todo[~exact]
+                cell *= 4.0
+        if todo.numel():
+            local[todo] = _brute_nearest(q[todo], ref, chunk_size)
+        index[i, q_idx] = ref_idx[local]
         found[i, q_idx] = True
     return index, found
 
