@@ -49,7 +49,7 @@ def render_drive(poses, k, height, width, scene) -> Tuple[torch.Tensor, torch.Te
     """Render images ``(N, 3, H, W)`` and depths ``(N, 1, H, W)`` (float32)."""
     images, depths = [], []
     for pose in tqdm(poses, desc='rendering', leave=False):
-        image, depth = render(scene, pose, k.double(), height, width)
+        image, depth = render(scene, pose, k.double(), height, width, supersample=3)
         images.append(image.float())
         depths.append(depth.float())
     return torch.stack(images), torch.stack(depths)
@@ -71,6 +71,20 @@ def predict_depth(depth_net, images: torch.Tensor) -> torch.Tensor:
     depth_net.eval()
     with torch.no_grad():
         return 1.0 / depth_net(images)[0]
+
+
+def photometric_error(depth_net, ego_net, images: torch.Tensor, k: torch.Tensor,
+                      seq: int) -> float:
+    """Masked L1 reconstruction error on consecutive snippets of a held-out video."""
+    depth_net.eval()
+    ego_net.eval()
+    cfg = LossConfig(ssim_weight=0.0, smoothness_weight=0.0, icp_weight=0.0)
+    snippets = torch.stack([images[s:s + seq] for s in range(len(images) - seq + 1)])
+    b = snippets.shape[0]
+    with torch.no_grad():
+        disps = [d.reshape(b, seq, *d.shape[1:]) for d in depth_net(snippets.flatten(0, 1))]
+        terms = vid2depth_loss(snippets, k.expand(b, 3, 3), disps, ego_net(snippets), cfg)
+    return terms['reconstruction'].item()
 
 
 def save_pictures(out: Path, images, gt, before, after, losses: List[float]) -> None:
@@ -133,6 +147,8 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
 
     depth_net, ego_net = build_networks(model_cfg)
     before = predict_depth(depth_net, test_images)
+    photo_before = photometric_error(depth_net, ego_net, test_images, k,
+                                     model_cfg.seq_length)
     params = list(depth_net.parameters()) + list(ego_net.parameters())
     optimiser = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.999))
     seq = model_cfg.seq_length
@@ -159,6 +175,7 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
         bar.set_postfix(loss=f'{losses[-1]:.4f}', icp=f'{terms["icp_transform"].item():.4f}')
     train_secs = time.perf_counter() - t0
     after = predict_depth(depth_net, test_images)
+    photo_after = photometric_error(depth_net, ego_net, test_images, k, model_cfg.seq_length)
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -174,6 +191,8 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
     summary = {
         'abs_rel_untrained': median_scaled_abs_rel(before, test_depths),
         'abs_rel_trained': median_scaled_abs_rel(after, test_depths),
+        'photometric_untrained': photo_before,
+        'photometric_trained': photo_after,
         'loss_first_10': float(np.mean(losses[:10])),
         'loss_last_10': float(np.mean(losses[-10:])),
         'train_frames_per_s': args.steps * args.batch * seq / train_secs,
@@ -188,13 +207,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', default=str(CONFIG), help='model/loss YAML')
     parser.add_argument('--output', default='outputs/demo', help='output folder')
-    parser.add_argument('--steps', type=int, default=200)
+    parser.add_argument('--steps', type=int, default=150)
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--frames', type=int, default=40, help='training video length')
     parser.add_argument('--test-frames', type=int, default=8)
-    parser.add_argument('--height', type=int, default=64)
-    parser.add_argument('--width', type=int, default=208)
+    parser.add_argument('--height', type=int, default=48)
+    parser.add_argument('--width', type=int, default=160)
     parser.add_argument('--net-width', type=float, default=0.25,
                         help='channel multiplier (0.25 = compact)')
     parser.add_argument('--icp-association', default='projective',

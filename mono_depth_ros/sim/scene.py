@@ -174,7 +174,7 @@ def _texture(rect: Rectangle, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def render(scene: Scene, world_T_camera: torch.Tensor, intrinsics: torch.Tensor,
-           height: int, width: int) -> Tuple[torch.Tensor, torch.Tensor]:
+           height: int, width: int, supersample: int = 1) -> Tuple[torch.Tensor, torch.Tensor]:
     """Render the image and the exact z-depth seen by one camera.
 
     Args:
@@ -183,12 +183,24 @@ def render(scene: Scene, world_T_camera: torch.Tensor, intrinsics: torch.Tensor,
         intrinsics: camera matrix, shape ``(3, 3)``.
         height: image height.
         width: image width.
+        supersample: colour is rendered at this many times the resolution and averaged
+            down (anti-aliasing, as a camera's pixels integrate light); the depth is always
+            the exact depth at each pixel centre.
 
     Returns:
         ``(image, depth)``: shapes ``(3, H, W)`` in ``[0, 1]`` and ``(1, H, W)`` in metres,
         ``inf`` where a ray hits nothing. Both in the pose's dtype.
 
     """
+    if supersample > 1:
+        from mono_depth_ros.core.geometry import scale_intrinsics
+        k_big = scale_intrinsics(intrinsics.to(world_T_camera.dtype), supersample,
+                                 supersample)
+        big, _ = render(scene, world_T_camera, k_big, height * supersample,
+                        width * supersample)
+        image = torch.nn.functional.avg_pool2d(big[None], supersample)[0]
+        _, depth = render(scene, world_T_camera, intrinsics, height, width)
+        return image, depth
     dtype = world_T_camera.dtype
     k = intrinsics.to(dtype)
     v, u = torch.meshgrid(torch.arange(height, dtype=dtype), torch.arange(width, dtype=dtype),
