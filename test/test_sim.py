@@ -14,10 +14,9 @@
 
 """The ray caster against closed forms: ground-plane and wall depth, supersampling."""
 
-import torch
-
 from conftest import make_intrinsics
 from mono_depth_ros.sim.scene import closed_room, drive, look_transform, render, street
+import torch
 
 
 def test_ground_and_wall_depth_match_closed_form():
