@@ -29,8 +29,8 @@ import time
 from mono_depth_ros.core.geometry import depth_to_points, pose_vec_to_mat
 from mono_depth_ros.core.icp import icp
 from mono_depth_ros.sim.scene import box, closed_room, look_transform, render, Scene
+from mono_depth_ros.testing import reference_icp
 import numpy as np
-from scipy.spatial import cKDTree
 import torch
 from tqdm import tqdm
 
@@ -71,24 +71,9 @@ def make_clouds(batch, height, width):
 
 
 def scipy_icp(source, target, iterations):
-    """Point-to-point ICP with scipy's cKDTree and numpy's SVD, one cloud at a time."""
-    out = []
-    for src, dst in zip(source.numpy().astype(np.float64), target.numpy().astype(np.float64)):
-        tree = cKDTree(dst)
-        total = np.eye(4)
-        current = src
-        for _ in range(iterations):
-            _, idx = tree.query(current)
-            match = dst[idx]
-            sc, dc = current.mean(0), match.mean(0)
-            u, _, vt = np.linalg.svd((current - sc).T @ (match - dc))
-            r = vt.T @ np.diag([1, 1, np.sign(np.linalg.det(vt.T @ u.T))]) @ u.T
-            step = np.eye(4)
-            step[:3, :3], step[:3, 3] = r, dc - r @ sc
-            total = step @ total
-            current = src @ total[:3, :3].T + total[:3, 3]
-        out.append(total)
-    return np.stack(out)
+    """Run the scipy-cKDTree reference ICP (numpy/scipy only), one cloud at a time."""
+    return np.stack([reference_icp(src, dst, iterations)
+                     for src, dst in zip(source.numpy(), target.numpy())])
 
 
 def _run(method, device, args, queue):

@@ -17,14 +17,19 @@ fi
 
 echo "[bootstrap] creating $venv" >&2
 python3 -m venv "$venv"
-pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
-"${pip[@]}" --upgrade pip 2>/dev/null || true
+pip() {
+  # This machine's pip configuration lists local index folders that may be absent; pip
+  # warns once per package about them. Drop those lines, keep every other message.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
+    2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+}
+pip --upgrade pip || true
 # torch first and pinned, so that nothing later can ask pip for another build.
-"${pip[@]}" torch==2.13.0
-"${pip[@]}" -r "$root/requirements/core.txt"
-"${pip[@]}" -r "$root/requirements/ros.txt"
-"${pip[@]}" -r "$root/requirements/test.txt"
-"${pip[@]}" --no-deps -e "$root"
+pip torch==2.13.0
+pip -r "$root/requirements/core.txt"
+pip -r "$root/requirements/ros.txt"
+pip -r "$root/requirements/test.txt"
+pip --no-deps -e "$root"
 
 # ament_xmllint calls the xmllint program (Debian: libxml2-utils).
 if ! command -v xmllint >/dev/null 2>&1; then

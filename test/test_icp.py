@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ICP against closed-form Kabsch and a scipy-cKDTree ICP written here, and the 3D loss."""
+"""ICP against closed-form Kabsch and a scipy-cKDTree ICP (mono_depth_ros.testing), 3D loss."""
 
 import math
 
@@ -21,37 +21,11 @@ from mono_depth_ros.core.geometry import (depth_to_points, inverse_transform,
                                           mat_to_pose_vec, pose_vec_to_mat, transform_points)
 from mono_depth_ros.core.icp import (icp, icp_loss, ICPGradient, kabsch, nearest_neighbors,
                                      projective_neighbors)
+from mono_depth_ros.testing import reference_icp
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 import torch
-
-
-def reference_icp(source, target, iterations, max_dist=None, trim=1.0):
-    """Point-to-point ICP with scipy's cKDTree and numpy's SVD (independent of the package).
-
-    ``trim`` keeps the closest ``ceil(trim * n)`` pairs each iteration (trimmed ICP).
-
-    Returns target_T_source (4x4).
-    """
-    tree = cKDTree(target)
-    total = np.eye(4)
-    current = source.copy()
-    for _ in range(iterations):
-        dist, idx = tree.query(current)
-        keep = np.ones(len(current), bool) if max_dist is None else dist <= max_dist
-        if trim < 1.0:
-            kth = int(np.ceil(trim * keep.sum())) - 1
-            keep &= dist <= np.sort(dist[keep])[kth]
-        s, d = current[keep], target[idx[keep]]
-        sc, dc = s.mean(0), d.mean(0)
-        u, _, vt = np.linalg.svd((s - sc).T @ (d - dc))
-        r = vt.T @ np.diag([1, 1, np.sign(np.linalg.det(vt.T @ u.T))]) @ u.T
-        step = np.eye(4)
-        step[:3, :3], step[:3, 3] = r, dc - r @ sc
-        total = step @ total
-        current = source @ total[:3, :3].T + total[:3, 3]
-    return total
 
 
 def _cloud(organised_cloud):
