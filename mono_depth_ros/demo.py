@@ -42,7 +42,7 @@ import torch
 from tqdm import tqdm
 import yaml
 
-CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'vid2depth.yaml'
+CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'train.yaml'
 
 
 def render_drive(poses, k, height, width, scene) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -74,3 +74,26 @@ def rigid(rot_deg, trans, axis=(0.5, 0.8, -0.33), direction=(0.6, -0.3, 0.74)):
     d = torch.tensor(direction, dtype=torch.float64)
     d = d / d.norm() * trans
     return torch.cat([d, ax])[None]
+
+
+@pytest.fixture(scope='session')
+def car_sequence():
+    """A rendered 24-frame car sequence at 32x104 that stops once (exact depth and poses)."""
+    from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence
+    from mono_depth_ros.sim.motion import car_trajectory
+    from mono_depth_ros.sim.scene import street
+
+    poses = car_trajectory(24, seed=3, stop_probability=1.0)
+    return render_sequence(street(3), poses, default_intrinsics(32, 104), 32, 104,
+                           supersample=2, name='car_3', progress=False)
+
+
+@pytest.fixture(scope='session')
+def tiny_dataset(tmp_path_factory):
+    """A rendered dataset in the real formats plus prepared 32x104 snippets."""
+    from training.prepare import render_dataset
+
+    root = tmp_path_factory.mktemp('data')
+    render_dataset(root, (32, 104), train_sequences=2, frames=16, test_sequences=1,
+                   test_frames=8, seed=5, supersample=1)
+    return root

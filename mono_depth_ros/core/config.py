@@ -21,7 +21,8 @@ YAML files and for the weights' JSON metadata). Unknown keys are an error that n
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Dict, Mapping, Optional, Type, TypeVar
+from typing import (Any, Dict, get_args, get_origin, get_type_hints, Mapping, Optional, Type,
+                    TypeVar, Union)
 
 __all__ = ['LossConfig', 'ModelConfig', 'from_dict']
 
@@ -41,7 +42,42 @@ def from_dict(cls: Type[T], values: Mapping[str, Any], where: str = 'config') ->
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f'{where}: unknown key(s) {unknown}; known keys: {known}')
-    return cls(**values)
+    hints = get_type_hints(cls)
+    return cls(**{name: _coerce(value, hints[name], f'{where}.{name}')
+                  for name, value in values.items()})
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check ``value`` against a field's type; numbers written as text become numbers.
+
+    YAML reads ``1e-3`` as a string; a float field takes it (and an int) as a float.
+    """
+    if value is None:
+        if type(None) in get_args(hint):
+            return None
+        raise ValueError(f'{where}: a value is required (got null)')
+    if get_origin(hint) is Union:
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    base = get_origin(hint) or hint
+    try:
+        if base is float and not isinstance(value, bool):
+            return float(value)
+        if base is int and not isinstance(value, bool):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if base is bool:
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        if base is tuple:
+            return tuple(value)
+        if base is str and not isinstance(value, str):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(f'{where}: expected {getattr(base, "__name__", base)}, got '
+                         f'{value!r}') from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -96,6 +132,7 @@ class LossConfig:
         icp_association: ``'nearest'`` (exact, the paper's) or ``'projective'``.
         icp_max_correspondence_distance: reject ICP pairs farther apart (metres), or None.
         icp_chunk_size: block size of the exact nearest-neighbour search.
+        icp_window: pixel window of the projective association (odd; 5 = 25 candidates).
 
     """
 
@@ -109,6 +146,7 @@ class LossConfig:
     icp_association: str = 'nearest'
     icp_max_correspondence_distance: Optional[float] = None
     icp_chunk_size: int = 2048
+    icp_window: int = 5
 
     def __post_init__(self) -> None:
         """Check the values."""

@@ -342,7 +342,7 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         association: str = 'nearest',
         intrinsics: Optional[torch.Tensor] = None,
         image_size: Optional[Tuple[int, int]] = None,
-        chunk_size: int = 2048) -> ICPResult:
+        chunk_size: int = 2048, window: int = 5) -> ICPResult:
     """Align ``source`` to ``target`` with point-to-point ICP, batched.
 
     Runs under ``torch.no_grad``: the result is a training signal, not a differentiable
@@ -396,7 +396,8 @@ def icp(source: torch.Tensor, target: torch.Tensor,
                                                  target_valid, chunk_size)
             else:
                 index, found = projective_neighbors(points, target_safe, intrinsics,
-                                                    image_size, source_valid, target_valid)
+                                                    image_size, source_valid, target_valid,
+                                                    window)
             matched = torch.gather(target_safe, 1, index[..., None].expand(-1, -1, 3))
             dist = (matched - points).norm(dim=-1)
             if max_correspondence_distance is not None:

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 __all__ = [
     'LOSS_TERMS',
     'edge_aware_smoothness',
+    'snippet_loss',
     'ssim',
     'ssim_loss',
     'vid2depth_loss',
@@ -152,6 +153,7 @@ def vid2depth_loss(images: torch.Tensor, intrinsics: torch.Tensor,
                 disp[:, i], imgs[:, i]) / 2 ** s
         clouds = [depth_to_points(depth[:, i], k, grid).flatten(2).transpose(1, 2)
                   for i in range(seq)]
+        icp_inputs = []
         for i in range(seq - 1):
             # Both directions: reconstruct frame ``tgt`` from frame ``src``. For the 3D term,
             # tgt's cloud is moved into camera src and aligned to src's cloud by ICP.
@@ -171,19 +173,44 @@ def vid2depth_loss(images: torch.Tensor, intrinsics: torch.Tensor,
                 if config.icp_weight > 0:
                     if motion_vec is None:
                         motion_vec = mat_to_pose_vec(src_T_tgt)
-                    moved = transform_points(src_T_tgt, clouds[tgt])
-                    transform_loss, residual_loss, _ = icp_loss(
-                        moved, motion_vec, clouds[src],
-                        source_valid=mask.flatten(1) > 0.5,
-                        iterations=config.icp_iterations,
-                        max_correspondence_distance=config.icp_max_correspondence_distance,
-                        association=config.icp_association,
-                        intrinsics=k, image_size=(hs, ws),
-                        chunk_size=config.icp_chunk_size)
-                    terms['icp_transform'] = terms['icp_transform'] + transform_loss / 2 ** s
-                    terms['icp_residual'] = terms['icp_residual'] + residual_loss / 2 ** s
+                    icp_inputs.append((transform_points(src_T_tgt, clouds[tgt]), motion_vec,
+                                       clouds[src], mask.flatten(1) > 0.5))
+        if icp_inputs:
+            # One batched ICP call per scale for every pair and direction: the mean over
+            # the stacked batch times the number of stacks equals the sum of the per-pair
+            # means.
+            moved, motion, target, valid = (torch.cat(parts) for parts in zip(*icp_inputs))
+            n = len(icp_inputs)
+            transform_loss, residual_loss, _ = icp_loss(
+                moved, motion, target, source_valid=valid,
+                iterations=config.icp_iterations,
+                max_correspondence_distance=config.icp_max_correspondence_distance,
+                association=config.icp_association,
+                intrinsics=k.repeat(n, 1, 1), image_size=(hs, ws),
+                chunk_size=config.icp_chunk_size, window=config.icp_window)
+            terms['icp_transform'] = terms['icp_transform'] + n * transform_loss / 2 ** s
+            terms['icp_residual'] = terms['icp_residual'] + n * residual_loss / 2 ** s
     terms['total'] = (config.reconstruction_weight * terms['reconstruction']
                       + config.ssim_weight * terms['ssim']
                       + config.smoothness_weight * terms['smoothness']
                       + config.icp_weight * (terms['icp_transform'] + terms['icp_residual']))
+    return terms
+
+
+def snippet_loss(depth_net: torch.nn.Module, egomotion_net: torch.nn.Module,
+                 images: torch.Tensor, intrinsics: torch.Tensor,
+                 config: LossConfig = LossConfig()) -> Dict[str, torch.Tensor]:
+    """Run both networks on snippets ``(B, S, 3, H, W)`` and return :func:`vid2depth_loss`.
+
+    The one forward pass shared by offline training, evaluation of the loss and online
+    fine-tuning. The returned dict also holds ``'disparities'`` (the per-scale list) and
+    ``'egomotion'`` ``(B, S - 1, 6)`` for logging; they are not loss terms.
+    """
+    check_shape(images, ('B', 'S', 3, 'H', 'W'), 'images')
+    b, seq = images.shape[:2]
+    disparities = [d.reshape(b, seq, *d.shape[1:]) for d in depth_net(images.flatten(0, 1))]
+    egomotion = egomotion_net(images)
+    terms = vid2depth_loss(images, intrinsics, disparities, egomotion, config)
+    terms['disparities'] = disparities
+    terms['egomotion'] = egomotion
     return terms

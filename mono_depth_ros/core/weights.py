@@ -71,6 +71,9 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -91,7 +94,8 @@ def _digest(tensors: Mapping[str, torch.Tensor]) -> str:
 
 def save_networks(path: PathLike, depth_net: DispNet, egomotion_net: EgoMotionNet,
                   config: ModelConfig, training: Optional[Mapping[str, Any]] = None,
-                  extra: Optional[Mapping[str, Any]] = None) -> None:
+                  extra: Optional[Mapping[str, Any]] = None,
+                  extra_tensors: Optional[Mapping[str, torch.Tensor]] = None) -> None:
     """Save both networks and their metadata to ``path`` (atomically).
 
     Args:
@@ -101,12 +105,18 @@ def save_networks(path: PathLike, depth_net: DispNet, egomotion_net: EgoMotionNe
         config: their architecture; it also records the input size.
         training: the training configuration, stored as given (must be JSON-serialisable).
         extra: anything else worth keeping (step, losses, data description).
+        extra_tensors: more tensors (a checkpoint's optimiser state); their names must not
+            start with ``depth.`` or ``egomotion.``.
 
     """
     tensors: Dict[str, torch.Tensor] = {}
     for prefix, net in (('depth.', depth_net), ('egomotion.', egomotion_net)):
         for name, value in net.state_dict().items():
             tensors[prefix + name] = value.detach().contiguous().cpu()
+    for name, value in (extra_tensors or {}).items():
+        if name.startswith(('depth.', 'egomotion.')):
+            raise ValueError(f'extra tensor name {name!r} clashes with the networks')
+        tensors[name] = value.detach().contiguous().cpu()
     from mono_depth_ros import __version__
     metadata = {
         'format_version': FORMAT_VERSION,

@@ -121,16 +121,21 @@ def look_transform(position: Sequence[float], yaw: float = 0.0, pitch: float = 0
     return out
 
 
-def street(seed: int = 0, camera_height: float = 1.65) -> Scene:
-    """Build a walled street with boxes (cars, kiosks) at varied distances from a seed."""
+def street(seed: int = 0, camera_height: float = 1.65, length: float = 90.0) -> Scene:
+    """Build a walled street with boxes (cars, kiosks) at varied distances from a seed.
+
+    The street runs along +z from ``z = -10`` to ``z = length - 10``, is 14 m wide, and
+    keeps a corridor of about 1.8 m either side of ``x = 0`` free of boxes.
+    """
     gen = torch.Generator().manual_seed(seed)
+    far = length - 10.0
     rects = list(closed_room(camera_height, half_width=7.0, height=8.0, near=-10.0,
-                             far=80.0).rectangles)
-    for i in range(10):
+                             far=far).rectangles)
+    for i in range(max(1, int((far - 9.0) / 7.0))):
         r = torch.rand(6, generator=gen).tolist()
         side = -1.0 if i % 2 == 0 else 1.0
         size = (1.2 + 1.5 * r[0], 1.0 + 1.2 * r[1], 1.5 + 2.5 * r[2])
-        centre = (side * (2.5 + 3.0 * r[3]), camera_height - size[1] / 2, 6.0 + 7.0 * i
+        centre = (side * (3.2 + 2.5 * r[3]), camera_height - size[1] / 2, 6.0 + 7.0 * i
                   + 3.0 * r[4])
         colour = (0.2 + 0.7 * r[5], 0.2 + 0.6 * r[0], 0.2 + 0.6 * r[2])
         rects += box(centre, size, colour, period=0.4 + r[1], phase=float(i))

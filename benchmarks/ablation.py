@@ -1,0 +1,100 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""The paper's ablation on rendered data: full loss vs no 3D loss, no SSIM, no masks.
+
+Run ``python benchmarks/ablation.py`` from the repository root (``--help`` for the budget).
+It renders a training set and a separate test set (other streets; exact depth and poses),
+trains the compact networks from scratch once per variant with the same seed, data order
+and budget, evaluates each on the test set (Eigen-protocol depth metrics, 5-frame ATE),
+and prints one table with the training throughput. Defaults take about 30 minutes on a
+2-core CPU. Results land in ``outputs/ablation/`` (``results.json``, pictures per
+variant).
+"""
+
+import argparse
+import json
+from pathlib import Path
+import sys
+import time
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mono_depth_ros.evaluation.depth import DEPTH_METRICS  # noqa: E402
+from training.config import load_config  # noqa: E402
+from training.evaluate import evaluate, format_table  # noqa: E402
+from training.prepare import render_dataset  # noqa: E402
+from training.train import train  # noqa: E402
+
+VARIANTS = {
+    'full (with 3D loss)': [],
+    'no 3D loss': ['loss.icp_weight=0.0'],
+    'no SSIM': ['loss.ssim_weight=0.0'],
+    'no masks': ['loss.use_masks=false'],
+}
+
+
+def main(argv=None) -> None:
+    """Render, train every variant, evaluate, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', type=Path, default=ROOT / 'outputs' / 'ablation')
+    parser.add_argument('--steps', type=int, default=1000)
+    parser.add_argument('--size', default='48x160', help='network input HxW')
+    parser.add_argument('--train-sequences', type=int, default=8)
+    parser.add_argument('--frames', type=int, default=50)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--variants', nargs='*', choices=sorted(VARIANTS),
+                        default=list(VARIANTS))
+    args = parser.parse_args(argv)
+    h, w = (int(v) for v in args.size.split('x'))
+    data = args.out / 'data'
+    if not (data / 'prepared' / 'train.txt').is_file():
+        render_dataset(data, (h, w), args.train_sequences, args.frames, test_sequences=2,
+                       test_frames=30, seed=1)
+    results = {}
+    for name, overrides in VARIANTS.items():
+        if name not in args.variants:
+            continue
+        slug = name.split(' (')[0].replace(' ', '_')
+        config = load_config(ROOT / 'config' / 'train.yaml', [
+            f'data.root={data / "prepared"}', f'model.height={h}', f'model.width={w}',
+            'model.depth_width=0.25', 'model.egomotion_width=0.25',
+            'loss.icp_association=projective', 'loss.icp_window=1', 'optim.lr=1e-3',
+            f'optim.steps={args.steps}', f'output.dir={args.out / slug}',
+            'output.checkpoint_every=1000000', 'output.tensorboard=false',
+            'data.workers=1'] + overrides)
+        print(f'\n== {name}: {" ".join(overrides) or "paper loss"}', flush=True)
+        t0 = time.perf_counter()
+        summary = train(config, args.device)
+        metrics = evaluate(args.out / slug / 'weights.safetensors', data, args.out / slug)
+        results[name] = {
+            **metrics['depth']['median_scaled'],
+            'ate_mean': sum(v['ate_mean'] for v in metrics['pose'].values())
+            / len(metrics['pose']),
+            'frames_per_s': summary['frames_per_s'],
+            'minutes': (time.perf_counter() - t0) / 60,
+        }
+    (args.out / 'results.json').write_text(json.dumps(results, indent=2))
+    print(f'\nAblation on rendered data ({args.size}, {args.steps} steps, batch 4, '
+          f'{args.device}); depth: Eigen protocol, median-scaled; ATE: 5-frame snippets (m)')
+    print(format_table(results, DEPTH_METRICS + ('ate_mean', 'frames_per_s')))
+    print(f'written: {args.out}/results.json and per-variant depth/trajectory pictures')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,118 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""Depth metrics as SfMLearner, vid2depth and Monodepth2 report them on KITTI's Eigen split.
+
+Garg crop (rows 0.408-0.992 of the height, columns 0.036-0.964 of the width), ground truth
+and prediction clipped to ``[min_depth, max_depth]`` (1e-3, 80 m), optional per-image
+median scaling ``pred * median(gt) / median(pred)``, and the seven metrics averaged over
+images.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, Optional, Tuple
+
+import numpy as np
+
+__all__ = ['DEPTH_METRICS', 'depth_metrics', 'evaluate_depths', 'garg_crop_mask']
+
+DEPTH_METRICS = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3')
+
+
+def garg_crop_mask(height: int, width: int) -> np.ndarray:
+    """Boolean ``(H, W)``: the Garg crop used by the Eigen protocol."""
+    mask = np.zeros((height, width), dtype=bool)
+    mask[int(0.40810811 * height):int(0.99189189 * height),
+         int(0.03594771 * width):int(0.96405229 * width)] = True
+    return mask
+
+
+def depth_metrics(gt: np.ndarray, pred: np.ndarray, median_scaling: bool = True,
+                  garg_crop: bool = True, min_depth: float = 1e-3,
+                  max_depth: float = 80.0) -> Tuple[Dict[str, float], float]:
+    """Seven metrics for one image; return ``(metrics, scale applied)``.
+
+    Args:
+        gt: ``(H, W)`` metres, NaN / 0 / inf where unknown.
+        pred: ``(H, W)`` predicted depth (any positive scale when ``median_scaling``).
+        median_scaling: scale ``pred`` by ``median(gt) / median(pred)`` over valid pixels.
+        garg_crop: evaluate inside the Garg crop only.
+        min_depth: lower clip and validity bound.
+        max_depth: upper clip and validity bound (the 80 m cap).
+
+    Raises:
+        ValueError: shapes differ or no valid pixel is left.
+
+    """
+    gt = np.asarray(gt, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    if gt.shape != pred.shape or gt.ndim != 2:
+        raise ValueError(f'gt and pred must be (H, W) of one shape, got {gt.shape} and '
+                         f'{pred.shape}')
+    valid = np.isfinite(gt) & (gt > min_depth) & (gt < max_depth) & np.isfinite(pred)
+    if garg_crop:
+        valid &= garg_crop_mask(*gt.shape)
+    if not valid.any():
+        raise ValueError('no valid ground-truth pixel in the evaluated region')
+    g, p = gt[valid], pred[valid]
+    scale = float(np.median(g) / np.median(p)) if median_scaling else 1.0
+    p = np.clip(p * scale, min_depth, max_depth)
+    thresh = np.maximum(g / p, p / g)
+    return {
+        'abs_rel': float(np.mean(np.abs(g - p) / g)),
+        'sq_rel': float(np.mean((g - p) ** 2 / g)),
+        'rmse': float(np.sqrt(np.mean((g - p) ** 2))),
+        'rmse_log': float(np.sqrt(np.mean((np.log(g) - np.log(p)) ** 2))),
+        'a1': float(np.mean(thresh < 1.25)),
+        'a2': float(np.mean(thresh < 1.25 ** 2)),
+        'a3': float(np.mean(thresh < 1.25 ** 3)),
+    }, scale
+
+
+def evaluate_depths(pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
+                    median_scaling: bool = True, garg_crop: bool = True,
+                    max_depth: float = 80.0, resize: Optional[str] = 'nearest'
+                    ) -> Dict[str, float]:
+    """Mean metrics over ``(gt, pred)`` pairs, plus the scale ratios' median and spread.
+
+    A prediction smaller than its ground truth is resized to the ground truth's size
+    (bilinear on depth, as the protocol does) before evaluation.
+    """
+    sums = {name: [] for name in DEPTH_METRICS}
+    scales = []
+    for gt, pred in pairs:
+        if pred.shape != gt.shape and resize:
+            pred = _resize(pred, gt.shape)
+        metrics, scale = depth_metrics(gt, pred, median_scaling, garg_crop,
+                                       max_depth=max_depth)
+        for name in DEPTH_METRICS:
+            sums[name].append(metrics[name])
+        scales.append(scale)
+    if not scales:
+        raise ValueError('no images to evaluate')
+    out = {name: float(np.mean(values)) for name, values in sums.items()}
+    out['images'] = len(scales)
+    out['scale_median'] = float(np.median(scales))
+    out['scale_std_over_median'] = float(np.std(np.array(scales) / np.median(scales)))
+    return out
+
+
+def _resize(depth: np.ndarray, shape) -> np.ndarray:
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))[None, None]
+    return torch.nn.functional.interpolate(t, size=tuple(shape), mode='bilinear',
+                                           align_corners=False)[0, 0].numpy()

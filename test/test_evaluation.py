@@ -1,0 +1,131 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""Evaluation protocols against closed forms and scipy."""
+
+import math
+
+from mono_depth_ros.evaluation.depth import depth_metrics, evaluate_depths, garg_crop_mask
+from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,
+                                            evaluate_trajectory, snippet_ate)
+from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+
+def _gt(seed=0, shape=(40, 120)):
+    rng = np.random.default_rng(seed)
+    gt = rng.uniform(2.0, 60.0, shape)
+    gt[rng.random(shape) < 0.3] = np.nan  # sparse, like projected LiDAR
+    return gt
+
+
+def test_depth_metrics_closed_forms():
+    """A scaled prediction is perfect after median scaling; a 10% bias gives known values."""
+    gt = _gt()
+    perfect, scale = depth_metrics(gt, gt * 0.37)
+    assert math.isclose(scale, 1 / 0.37, rel_tol=1e-9)
+    assert perfect['abs_rel'] < 1e-12 and perfect['rmse'] < 1e-9 and perfect['a1'] == 1.0
+    biased, _ = depth_metrics(gt, gt * 1.1, median_scaling=False)
+    assert math.isclose(biased['abs_rel'], 0.1, rel_tol=1e-9)
+    assert math.isclose(biased['rmse_log'], math.log(1.1), rel_tol=1e-9)
+    valid = np.isfinite(gt) & garg_crop_mask(*gt.shape)
+    g = gt[valid]
+    assert math.isclose(biased['sq_rel'], np.mean(0.01 * g), rel_tol=1e-9)
+    assert math.isclose(biased['rmse'], math.sqrt(np.mean((0.1 * g) ** 2)), rel_tol=1e-9)
+    assert biased['a1'] == 1.0
+    far, _ = depth_metrics(gt, gt * 1.3, median_scaling=False)
+    assert far['a1'] == 0.0 and far['a2'] == 1.0
+
+
+def test_depth_metrics_crop_cap_and_errors():
+    """The Garg crop and the 80 m cap decide which pixels count; empty input is refused."""
+    mask = garg_crop_mask(375, 1242)
+    rows = np.flatnonzero(mask.any(1))
+    cols = np.flatnonzero(mask.any(0))
+    assert (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) == (153, 371, 44, 1197)  # the usual int() truncation
+    gt = np.full((10, 10), 100.0)
+    gt[5, 5] = 10.0
+    metrics, _ = depth_metrics(gt, np.full((10, 10), 20.0), median_scaling=False,
+                               garg_crop=False)
+    assert math.isclose(metrics['abs_rel'], 1.0)  # only the 10 m pixel is under the cap
+    with pytest.raises(ValueError, match='no valid'):
+        depth_metrics(np.full((4, 4), np.nan), np.ones((4, 4)))
+    with pytest.raises(ValueError, match='one shape'):
+        depth_metrics(np.ones((4, 4)), np.ones((4, 5)))
+    summary = evaluate_depths([(_gt(1), _gt(1) * 2.0), (_gt(2), _gt(2) * 4.0)])
+    assert summary['images'] == 2 and summary['abs_rel'] < 1e-12
+    assert math.isclose(summary['scale_median'], (0.5 + 0.25) / 2)
+
+
+def _trajectory(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    poses = [np.eye(4)]
+    for _ in range(n - 1):
+        step = np.eye(4)
+        step[:3, :3] = Rotation.from_rotvec(rng.normal(0, 0.03, 3)).as_matrix()
+        step[:3, 3] = [rng.normal(0, 0.05), 0.0, 0.8]
+        poses.append(poses[-1] @ step)
+    return np.stack(poses)
+
+
+def test_ate_is_zero_for_a_scaled_trajectory_and_known_otherwise():
+    """Per-snippet scale alignment absorbs monocular scale; an offset gives its closed form."""
+    gt = _trajectory()
+    scaled = gt.copy()
+    scaled[:, :3, 3] *= 0.2
+    result = evaluate_trajectory(gt, scaled)
+    assert result['ate_mean'] < 1e-12 and result['snippets'] == 8
+    assert result['rmse_aligned'] < 1e-9
+    pts = np.zeros((5, 3))
+    pts[:, 2] = np.arange(5.0)
+    pred = pts.copy()
+    pred[4, 0] = 1.0  # one point off sideways by 1 m
+    # Scale s = sum(gt.pred) / sum(pred^2) = 30 / 31; errors: z (s - 1) along z, s sideways.
+    s = 30 / 31
+    expected = math.sqrt(sum((z * (s - 1)) ** 2 for z in range(5)) + s ** 2) / 5
+    assert math.isclose(snippet_ate(pts, pred), expected, rel_tol=1e-12)
+
+
+def test_chain_motions_and_similarity_alignment():
+    """Chained next_T_prev reproduce the poses; Umeyama recovers a known similarity."""
+    gt = _trajectory(seed=3)
+    motions = [np.linalg.inv(gt[i + 1]) @ gt[i] for i in range(len(gt) - 1)]
+    np.testing.assert_allclose(chain_motions(motions), gt, atol=1e-12)
+    rot = Rotation.from_rotvec([0.2, -0.5, 0.3]).as_matrix()
+    src = np.random.default_rng(1).normal(size=(20, 3))
+    dst = 2.5 * src @ rot.T + [1.0, -2.0, 0.5]
+    scale, r, t = align_similarity(src, dst)
+    assert math.isclose(scale, 2.5, rel_tol=1e-10)
+    np.testing.assert_allclose(r, rot, atol=1e-10)
+    np.testing.assert_allclose(t, [1.0, -2.0, 0.5], atol=1e-10)
+    # scipy's Kabsch agrees on the rotation of the centred clouds.
+    ref, _ = Rotation.align_vectors(dst - dst.mean(0), src - src.mean(0))
+    np.testing.assert_allclose(ref.as_matrix(), r, atol=1e-8)
+
+
+def test_pictures_are_written(tmp_path):
+    """Depth grids and trajectory plots are PNG files with content."""
+    from PIL import Image
+
+    gt = _gt()
+    image = np.zeros(gt.shape + (3,), np.uint8)
+    path = save_depth_grid(tmp_path / 'd.png', [image], {'truth': [gt], 'pred': [gt * 2]})
+    traj = save_trajectory_plot(tmp_path / 't.png', _trajectory()[:, :3, 3],
+                                {'pred': _trajectory()[:, :3, 3] * 0.9})
+    for p in (path, traj):
+        with Image.open(p) as img:
+            assert img.format == 'PNG' and np.asarray(img).std() > 1

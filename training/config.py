@@ -1,0 +1,146 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""The typed training configuration: YAML plus ``section.key=value`` overrides."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Sequence, Tuple, Union
+
+from mono_depth_ros.core.config import from_dict, LossConfig, ModelConfig
+import yaml
+
+__all__ = ['AugmentConfig', 'DataConfig', 'OptimConfig', 'OutputConfig', 'TrainConfig',
+           'load_config']
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the prepared snippets are (see :mod:`mono_depth_ros.data.snippets`)."""
+
+    root: str = 'outputs/data/prepared'
+    train_split: str = 'train'
+    val_split: str = 'val'
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam and the schedule (the paper: lr 2e-4, beta1 0.9, batch 4)."""
+
+    lr: float = 2e-4
+    beta1: float = 0.9
+    batch_size: int = 4
+    steps: int = 200000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Check the values."""
+        if self.lr <= 0 or self.batch_size < 1 or self.steps < 0:
+            raise ValueError(f'optim: need lr > 0, batch_size >= 1, steps >= 0; got {self}')
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """The paper's augmentations (ranges are ``[low, high]``, sampled uniformly)."""
+
+    enabled: bool = True
+    gamma: Tuple[float, float] = (0.8, 1.2)
+    brightness: Tuple[float, float] = (0.5, 2.0)
+    colour: Tuple[float, float] = (0.8, 1.2)
+    scale: Tuple[float, float] = (1.0, 1.15)
+
+    def __post_init__(self) -> None:
+        """Check the ranges."""
+        for name in ('gamma', 'brightness', 'colour', 'scale'):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f'augment.{name}: need 0 < low <= high, got {low}, {high}')
+        if self.scale[0] < 1.0:
+            raise ValueError('augment.scale: zoom factors must be >= 1 (scale then crop)')
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where and how often to log, draw and checkpoint."""
+
+    dir: str = 'outputs/train'
+    log_every: int = 10
+    image_every: int = 500
+    checkpoint_every: int = 1000
+    tensorboard: bool = True
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; stored inside checkpoints and exported weights."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain nested ``dict`` (JSON- and YAML-serialisable)."""
+        return asdict(self)
+
+
+_SECTIONS = {'model': ModelConfig, 'loss': LossConfig, 'data': DataConfig,
+             'optim': OptimConfig, 'augment': AugmentConfig, 'output': OutputConfig}
+
+
+def apply_overrides(raw: Dict[str, Any], overrides: Sequence[str]) -> Dict[str, Any]:
+    """Apply ``section.key=value`` strings (values parsed as YAML) to a nested dict."""
+    out = {k: dict(v or {}) for k, v in raw.items()}
+    for item in overrides:
+        if '=' not in item or '.' not in item.split('=', 1)[0]:
+            raise ValueError(f'override {item!r}: expected section.key=value')
+        key, value = item.split('=', 1)
+        section, name = key.split('.', 1)
+        if section not in _SECTIONS:
+            raise ValueError(f'override {item!r}: unknown section {section!r}; sections: '
+                             f'{sorted(_SECTIONS)}')
+        out.setdefault(section, {})[name] = yaml.safe_load(value)
+    return out
+
+
+def config_from_dict(raw: Dict[str, Any]) -> TrainConfig:
+    """Build a :class:`TrainConfig`; unknown sections or keys are errors naming them."""
+    unknown = sorted(set(raw) - set(_SECTIONS))
+    if unknown:
+        raise ValueError(f'unknown section(s) {unknown}; sections: {sorted(_SECTIONS)}')
+    parts = {}
+    for name, cls in _SECTIONS.items():
+        values = dict(raw.get(name) or {})
+        for key, value in values.items():
+            if isinstance(value, list):
+                values[key] = tuple(value)
+        parts[name] = from_dict(cls, values, name)
+    return TrainConfig(**parts)
+
+
+def load_config(path: Union[str, Path, None], overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML file (or the defaults when ``path`` is None) and apply overrides."""
+    raw: Dict[str, Any] = {}
+    if path is not None:
+        with open(path) as handle:
+            raw = yaml.safe_load(handle) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f'{path}: expected a mapping of sections')
+    return config_from_dict(apply_overrides(raw, overrides))

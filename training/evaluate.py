@@ -1,0 +1,152 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""Evaluation with the community's protocols: ``python -m training.evaluate``.
+
+- Depth on a KITTI-raw-layout test split (Eigen list; ground truth as the KITTI depth
+  benchmark stores it): Garg crop, 80 m cap, per-image median scaling, the seven metrics;
+  and the same without median scaling (metric scale).
+- Ego-motion on KITTI odometry sequences: ATE over 5-frame snippets (mean +- std) and the
+  whole trajectory aligned by a similarity transform.
+
+Prints a table, writes ``metrics.json``, ``depth.png`` (input | truth | prediction) and
+``trajectory_NN.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from mono_depth_ros.core.weights import load_networks
+from mono_depth_ros.data.kitti import (eigen_test_frames, KittiDrive, odometry_frames,
+                                       read_odometry_poses, read_png)
+from mono_depth_ros.evaluation.depth import DEPTH_METRICS, evaluate_depths
+from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
+from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
+from mono_depth_ros.inference import pairwise_motions, predict_depths
+import numpy as np
+from tqdm import tqdm
+
+__all__ = ['evaluate_depth_split', 'evaluate_odometry', 'format_table', 'main']
+
+
+def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
+                         pictures: Optional[Path] = None, max_depth: float = 80.0) -> Dict:
+    """Depth metrics (median-scaled and metric) over an Eigen-style test list."""
+    entries = eigen_test_frames(test_files)
+    drives: Dict[str, KittiDrive] = {}
+    gts, images = [], []
+    for date, drive, frame in entries:
+        if drive not in drives:
+            drives[drive] = KittiDrive(raw_root / date / drive)
+        images.append(drives[drive].image(frame))
+        gts.append(drives[drive].depth(frame))
+    preds = []
+    for start in tqdm(range(0, len(images), 16), desc='depth', leave=False):
+        preds += predict_depths(depth_net, images[start:start + 16], size)
+    result = {
+        'median_scaled': evaluate_depths(zip(gts, preds), True, max_depth=max_depth),
+        'metric': evaluate_depths(zip(gts, preds), False, max_depth=max_depth),
+    }
+    if pictures is not None:
+        idx = np.linspace(0, len(images) - 1, min(4, len(images))).round().astype(int)
+        scaled = []
+        for i in idx:
+            from mono_depth_ros.evaluation.depth import _resize
+            p = _resize(preds[i], gts[i].shape)
+            valid = np.isfinite(gts[i])
+            scaled.append(p * np.median(gts[i][valid]) / np.median(p[valid]))
+        save_depth_grid(pictures, [images[i] for i in idx],
+                        {'ground truth': [gts[i] for i in idx],
+                         'prediction (median-scaled)': scaled},
+                        title='depth on the test split')
+    return result
+
+
+def evaluate_odometry(ego_net, size, odometry_root: Path, sequences: Sequence[int],
+                      seq_length: int = 3, pictures: Optional[Path] = None) -> Dict:
+    """Snippet ATE and aligned trajectory RMSE per KITTI odometry sequence."""
+    out = {}
+    for number in sequences:
+        seq_dir = odometry_root / 'sequences' / f'{number:02d}'
+        frames = [read_png(p) for p in odometry_frames(seq_dir)]
+        gt = read_odometry_poses(odometry_root / 'poses' / f'{number:02d}.txt')
+        if len(gt) != len(frames):
+            raise ValueError(f'{seq_dir}: {len(frames)} frames but {len(gt)} poses')
+        pred = chain_motions(pairwise_motions(ego_net, frames, size, seq_length))
+        result = evaluate_trajectory(gt, pred)
+        if pictures is not None:
+            save_trajectory_plot(pictures.parent / f'trajectory_{number:02d}.png',
+                                 gt[:, :3, 3], {'predicted (similarity-aligned)':
+                                                result['aligned']},
+                                 title=f'sequence {number:02d}: ATE(5) '
+                                 f'{result["ate_mean"]:.4f} +- {result["ate_std"]:.4f} m')
+        result.pop('aligned')
+        out[f'{number:02d}'] = result
+    return out
+
+
+def format_table(rows: Dict[str, Dict[str, float]], columns: Sequence[str]) -> str:
+    """A fixed-width text table: one row per name."""
+    width = max(10, *(len(c) + 2 for c in columns))
+    head = f'{"":<24}' + ''.join(f'{c:>{width}}' for c in columns)
+    lines = [head]
+    for name, values in rows.items():
+        lines.append(f'{name:<24}' + ''.join(
+            f'{values[c]:>{width}.4f}' if isinstance(values.get(c), float) else f'{"-":>{width}}'
+            for c in columns))
+    return '\n'.join(lines)
+
+
+def evaluate(weights: Path, data: Path, out: Path, sequences: Optional[List[int]] = None
+             ) -> Dict:
+    """Evaluate ``weights`` on a rendered (or real) dataset folder laid out as prepared."""
+    depth_net, ego_net, meta = load_networks(weights)
+    size = tuple(meta['input_size'])
+    out.mkdir(parents=True, exist_ok=True)
+    result = {'weights': str(weights)}
+    result['depth'] = evaluate_depth_split(depth_net, size, data / 'kitti_raw',
+                                           data / 'test_files_eigen.txt', out / 'depth.png')
+    odo = data / 'kitti_odometry'
+    if sequences is None:
+        sequences = sorted(int(p.name) for p in (odo / 'sequences').glob('*') if p.is_dir())
+    result['pose'] = evaluate_odometry(ego_net, size, odo, sequences,
+                                       meta['model']['seq_length'], out / 'trajectory.png')
+    (out / 'metrics.json').write_text(json.dumps(result, indent=2))
+    return result
+
+
+def main(argv=None) -> None:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--weights', type=Path, required=True)
+    parser.add_argument('--data', type=Path, default=Path('outputs/data'),
+                        help='folder with kitti_raw/, test_files_eigen.txt, kitti_odometry/')
+    parser.add_argument('--out', type=Path, default=Path('outputs/eval'))
+    parser.add_argument('--sequences', type=int, nargs='*')
+    args = parser.parse_args(argv)
+    result = evaluate(args.weights, args.data, args.out, args.sequences)
+    print(format_table({f'depth {k}': v for k, v in result['depth'].items()},
+                       DEPTH_METRICS))
+    print(format_table({f'seq {k}': v for k, v in result['pose'].items()},
+                       ('ate_mean', 'ate_std', 'rmse_aligned')))
+    print(f'written: {args.out}/metrics.json, depth.png, trajectory_*.png')
+
+
+if __name__ == '__main__':
+    main()

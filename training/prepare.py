@@ -1,0 +1,198 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""Data preparation: ``python -m training.prepare {render,kitti,video,bag} ...``.
+
+- ``render``: render car and handheld sequences with exact ground truth and write them in
+  the real formats (KITTI raw drives with depth, an Eigen-style test list, KITTI odometry
+  sequences, a rosbag2, an MP4), then prepare training snippets from the KITTI files;
+- ``kitti``: snippets from KITTI raw (Eigen split test drives excluded, static frames
+  removed by oxts speed);
+- ``video``: snippets from a video file or image folder (intrinsics given or guessed from a
+  field of view);
+- ``bag``: snippets from a rosbag2 image topic with camera_info (or a field of view).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from mono_depth_ros.data.bag import read_camera_bag
+from mono_depth_ros.data.errors import DataError
+from mono_depth_ros.data.kitti import eigen_test_frames, KittiDrive
+from mono_depth_ros.data.snippets import prepare_snippets, write_split
+from mono_depth_ros.data.video import intrinsics_from_fov, read_frames
+from mono_depth_ros.sim.dataset import (make_sequence, write_bag, write_kitti_odometry,
+                                        write_kitti_raw, write_video)
+import numpy as np
+from tqdm import tqdm
+
+__all__ = ['main', 'prepare_kitti', 'render_dataset', 'split_lines']
+
+DATE = '2011_09_26'
+
+
+def _size(text: str) -> Tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split('x'))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f'size must be HxW (e.g. 128x416), got {text!r}') \
+            from err
+    return h, w
+
+
+def split_lines(lines: Sequence[str], val_fraction: float, seed: int
+                ) -> Tuple[List[str], List[str]]:
+    """Shuffle snippet lines deterministically and split off a validation share."""
+    order = np.random.default_rng(seed).permutation(len(lines))
+    n_val = int(round(len(lines) * val_fraction))
+    shuffled = [lines[i] for i in order]
+    return shuffled[n_val:], shuffled[:n_val]
+
+
+def prepare_kitti(raw_root: Path, out: Path, size: Tuple[int, int],
+                  test_files: Optional[Path] = None, seq_length: int = 3,
+                  val_fraction: float = 0.1, seed: int = 0) -> dict:
+    """Snippets from every KITTI raw drive under ``raw_root`` not in the test split."""
+    test_drives = set()
+    if test_files is not None:
+        test_drives = {drive for _, drive, _ in eigen_test_frames(test_files)}
+    drives = sorted(p for p in raw_root.glob('*/*_sync') if p.is_dir())
+    if not drives:
+        raise DataError(f'{raw_root}: no <date>/<drive>_sync folders')
+    lines: List[str] = []
+    used = []
+    for drive_dir in tqdm(drives, desc='kitti drives'):
+        if drive_dir.name in test_drives:
+            continue
+        drive = KittiDrive(drive_dir)
+        frames = (drive.image(f) for f in drive.frames)
+        lines += prepare_snippets(frames, drive.intrinsics, out, drive.name + '_02', size,
+                                  seq_length, speeds=drive.speeds(), frame_ids=drive.frames)
+        used.append(drive.name)
+    train, val = split_lines(lines, val_fraction, seed)
+    write_split(out, 'train', train)
+    write_split(out, 'val', val)
+    return {'drives': used, 'excluded_test_drives': sorted(test_drives), 'train': len(train),
+            'val': len(val)}
+
+
+def render_dataset(out: Path, size: Tuple[int, int], train_sequences: int, frames: int,
+                   test_sequences: int, test_frames: int, seed: int = 0,
+                   supersample: int = 2) -> dict:
+    """Render a training set and a disjoint test set (other seeds = other streets)."""
+    h, w = size
+    raw = out / 'kitti_raw'
+    test_lines = []
+    for i in range(train_sequences + test_sequences):
+        is_test = i >= train_sequences
+        kind = 'handheld' if i % 3 == 2 else 'car'
+        seq = make_sequence(kind, test_frames if is_test else frames, seed * 1000 + i, h, w,
+                            supersample=supersample)
+        drive_dir = write_kitti_raw(seq, raw, DATE, drive=i + 1)
+        if is_test:
+            j = i - train_sequences
+            write_kitti_odometry(seq, out / 'kitti_odometry', number=j)
+            test_lines += [f'{DATE}/{drive_dir.name}/image_02/data/{k:010d}.png'
+                           for k in range(0, len(seq), 2)]
+            if j == 0:
+                write_bag(seq, out / 'bags' / 'test_sqlite3', 'sqlite3')
+                write_bag(seq, out / 'bags' / 'test_mcap', 'mcap', compressed=True)
+                write_video(seq, out / 'video' / 'test.mp4')
+    (out / 'test_files_eigen.txt').write_text(''.join(f'{line}\n' for line in test_lines))
+    info = prepare_kitti(raw, out / 'prepared', size, out / 'test_files_eigen.txt', seed=seed)
+    (out / 'dataset.json').write_text(json.dumps({**info, 'size': list(size),
+                                                  'seed': seed}, indent=2))
+    return info
+
+
+def main(argv=None) -> None:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    p = sub.add_parser('render', help='render a dataset with exact ground truth')
+    p.add_argument('--out', type=Path, default=Path('outputs/data'))
+    p.add_argument('--size', type=_size, default=(128, 416))
+    p.add_argument('--train-sequences', type=int, default=6)
+    p.add_argument('--frames', type=int, default=60)
+    p.add_argument('--test-sequences', type=int, default=2)
+    p.add_argument('--test-frames', type=int, default=30)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--supersample', type=int, default=2)
+    p = sub.add_parser('kitti', help='snippets from KITTI raw')
+    p.add_argument('--raw', type=Path, required=True, help='KITTI raw root (<date>/...)')
+    p.add_argument('--out', type=Path, required=True)
+    p.add_argument('--test-files', type=Path, help='Eigen test list (drives excluded)')
+    p.add_argument('--size', type=_size, default=(128, 416))
+    for name, helptext in (('video', 'snippets from a video file or image folder'),
+                           ('bag', 'snippets from a rosbag2 image topic')):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument('--out', type=Path, required=True)
+        p.add_argument('--size', type=_size, default=(128, 416))
+        p.add_argument('--fov', type=float, help='horizontal field of view (degrees) to '
+                       'guess intrinsics from')
+        p.add_argument('--intrinsics', help='fx,fy,cx,cy of the original frames')
+        p.add_argument('--stride', type=int, default=1)
+        p.add_argument('--val-fraction', type=float, default=0.1)
+        if name == 'video':
+            p.add_argument('--source', type=Path, required=True)
+        else:
+            p.add_argument('--bag', type=Path, required=True)
+            p.add_argument('--image-topic', required=True)
+            p.add_argument('--info-topic')
+    args = parser.parse_args(argv)
+    if args.command == 'render':
+        info = render_dataset(args.out, args.size, args.train_sequences, args.frames,
+                              args.test_sequences, args.test_frames, args.seed,
+                              args.supersample)
+    elif args.command == 'kitti':
+        info = prepare_kitti(args.raw, args.out, args.size, args.test_files)
+    else:
+        info = _prepare_frames(args)
+    print(json.dumps(info, indent=2))
+
+
+def _prepare_frames(args: argparse.Namespace) -> dict:
+    if args.command == 'video':
+        frames = list(read_frames(args.source, stride=args.stride))
+        name = args.source.stem
+        k = None
+    else:
+        got = list(read_camera_bag(args.bag, args.image_topic, args.info_topic))
+        frames = [f.image for f in got][::args.stride]
+        name = args.bag.stem
+        k = got[-1].intrinsics if got else None
+    h0, w0 = frames[0].shape[:2]
+    if args.intrinsics:
+        fx, fy, cx, cy = (float(v) for v in args.intrinsics.split(','))
+        k = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+    elif args.fov:
+        k = intrinsics_from_fov(w0, h0, args.fov)
+    if k is None:
+        raise DataError(f'{name}: no intrinsics: give --intrinsics or --fov (or a '
+                        'camera_info topic for a bag)')
+    lines = prepare_snippets(frames, k, args.out, name, args.size)
+    train, val = split_lines(lines, args.val_fraction, 0)
+    write_split(args.out, 'train', train)
+    write_split(args.out, 'val', val)
+    return {'sequence': name, 'frames': len(frames), 'train': len(train), 'val': len(val),
+            'intrinsics': k.tolist()}
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,330 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""Offline training: ``python -m training.train --config config/train.yaml [key=value ...]``.
+
+One process, or several through ``torchrun --nproc_per_node N -m training.train ...``
+(gloo on CPU, NCCL on GPUs; the global batch ``optim.batch_size`` is split among them and
+batch norm uses global statistics, so the result matches one process). Every step ``t``
+draws its snippets and augmentations from a generator seeded by ``(seed, t)``: a resumed
+run continues exactly as an uninterrupted one would.
+
+Writes to ``output.dir``: ``checkpoint.safetensors`` (networks, Adam state, RNG-free step
+counter; written atomically), ``weights.safetensors`` (the deployable networks, exported at
+the end), ``tb/`` (TensorBoard scalars and images), ``history.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import time
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from mono_depth_ros.core.geometry import inverse_warp, pixel_grid, pose_vec_to_mat
+from mono_depth_ros.core.losses import LOSS_TERMS, snippet_loss
+from mono_depth_ros.core.networks import build_networks
+from mono_depth_ros.core.weights import load_networks, read_weights, save_networks
+from mono_depth_ros.data.snippets import SnippetDataset
+import torch
+from torch.utils.data import DataLoader, Sampler
+from tqdm import tqdm
+
+from training.augment import augment_batch, draw_parameters
+from training.config import load_config, TrainConfig
+from training.distributed import convert_batch_norm, is_main, setup, world
+
+__all__ = ['StepBatches', 'load_checkpoint', 'main', 'save_checkpoint', 'train']
+
+CHECKPOINT = 'checkpoint.safetensors'
+WEIGHTS = 'weights.safetensors'
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The generator for step ``step`` (same on every process)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+class StepBatches(Sampler):
+    """Yields, for steps ``start..steps-1``, this process's slice of the global batch."""
+
+    def __init__(self, size: int, batch: int, steps: int, seed: int, start: int = 0,
+                 rank: int = 0, world_size: int = 1) -> None:
+        """See the class docstring; ``batch`` is the global batch size."""
+        if batch % world_size:
+            raise ValueError(f'global batch {batch} is not divisible by {world_size} '
+                             'processes')
+        self.size, self.batch, self.steps, self.seed = size, batch, steps, seed
+        self.start, self.rank, self.world = start, rank, world_size
+
+    def __len__(self) -> int:
+        """Return the number of steps left."""
+        return max(0, self.steps - self.start)
+
+    def __iter__(self) -> Iterator[List[int]]:
+        """Yield index lists, one per step."""
+        per = self.batch // self.world
+        for step in range(self.start, self.steps):
+            picks = torch.randint(self.size, (self.batch,),
+                                  generator=step_generator(self.seed, step))
+            yield picks[self.rank * per:(self.rank + 1) * per].tolist()
+
+
+def _optimiser_state(optimiser: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor],
+                                                                 Dict[str, Any]]:
+    state = optimiser.state_dict()
+    tensors = {}
+    for index, values in state['state'].items():
+        for name, value in values.items():
+            tensors[f'optim.{index}.{name}'] = torch.as_tensor(value).detach().cpu()
+    return tensors, {'param_groups': state['param_groups']}
+
+
+def save_checkpoint(path: Path, depth_net, ego_net, optimiser, config: TrainConfig,
+                    step: int, history: List[Dict[str, float]]) -> None:
+    """Write networks, Adam state, step and history to ``path`` (atomic)."""
+    tensors, meta = _optimiser_state(optimiser)
+    save_networks(path, depth_net, ego_net, config.model, training=config.to_dict(),
+                  extra={'step': step, 'optimiser': meta, 'history': history[-2000:]},
+                  extra_tensors=tensors)
+
+
+def load_checkpoint(path: Path, depth_net, ego_net, optimiser,
+                    config: TrainConfig) -> Tuple[int, List[Dict[str, float]]]:
+    """Restore a checkpoint into the given objects; return ``(step, history)``."""
+    loaded_depth, loaded_ego, metadata = load_networks(path, expected=config.model)
+    depth_net.load_state_dict(loaded_depth.state_dict())
+    ego_net.load_state_dict(loaded_ego.state_dict())
+    tensors, _ = read_weights(path)
+    extra = metadata['extra']
+    state: Dict[int, Dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith('optim.'):
+            _, index, name = key.split('.', 2)
+            state.setdefault(int(index), {})[name] = value
+    optimiser.load_state_dict({'state': state,
+                               'param_groups': extra['optimiser']['param_groups']})
+    return int(extra['step']), list(extra.get('history', []))
+
+
+def _log_images(writer, step: int, images: torch.Tensor, intrinsics: torch.Tensor,
+                terms: Dict[str, Any]) -> None:
+    """TensorBoard images: input, inverse depth, warped neighbour, validity mask."""
+    from mono_depth_ros.evaluation.plots import colourise_depth
+
+    with torch.no_grad():
+        disp = terms['disparities'][0][0].detach().cpu()  # (S, 1, H, W)
+        h, w = disp.shape[-2:]
+        depth = 1.0 / disp
+        src_T_tgt = pose_vec_to_mat(terms['egomotion'][:1, 0].detach().cpu())
+        warped, mask = inverse_warp(images[:1, 1].cpu(), depth[:1],
+                                    src_T_tgt, intrinsics[:1].cpu(),
+                                    pixel_grid(h, w, disp.dtype))
+    writer.add_image('input/frame0', images[0, 0].cpu(), step)
+    writer.add_image('depth/inverse_depth0', colourise_depth(depth[0, 0].numpy()), step,
+                     dataformats='HWC')
+    writer.add_image('warp/frame1_into_frame0', warped[0].clamp(0, 1), step)
+    writer.add_image('warp/validity_mask', mask[0], step)
+
+
+def _validation_loss(depth_net, ego_net, config: TrainConfig, device: str,
+                     batches: int = 4) -> Optional[float]:
+    root = Path(config.data.root)
+    if not (root / f'{config.data.val_split}.txt').is_file():
+        return None
+    data = SnippetDataset(root, config.data.val_split, config.model.seq_length,
+                          (config.model.height, config.model.width))
+    loader = DataLoader(data, batch_size=config.optim.batch_size, shuffle=False)
+    depth_net.eval()
+    ego_net.eval()
+    values = []
+    with torch.no_grad():
+        for i, batch in enumerate(loader):
+            if i >= batches:
+                break
+            terms = snippet_loss(depth_net, ego_net, batch['images'].to(device),
+                                 batch['intrinsics'].to(device), config.loss)
+            values.append(terms['total'].item())
+    depth_net.train()
+    ego_net.train()
+    return sum(values) / len(values) if values else None
+
+
+def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None,
+          progress: bool = True, stop_after: Optional[int] = None) -> Dict[str, Any]:
+    """Train per ``config``; return a summary (final step, losses, frames/s, paths).
+
+    Args:
+        config: the full configuration.
+        device: ``'cpu'`` or ``'cuda'`` (with several processes: ``'cuda'`` picks
+            ``cuda:<local rank>``).
+        resume: a checkpoint to continue from (``'auto'``: the output folder's, if any).
+        progress: show a progress bar (rank 0).
+        stop_after: stop (with a checkpoint) after this many steps of this call; for
+            tests of resuming.
+
+    """
+    rank, world_size = setup(device)
+    if device.startswith('cuda') and world_size > 1:
+        device = f'cuda:{rank % torch.cuda.device_count()}'
+    out = Path(config.output.dir)
+    torch.manual_seed(config.optim.seed)
+    depth_net, ego_net = build_networks(config.model)
+    depth_net.to(device).train()
+    ego_net.to(device).train()
+    params = list(depth_net.parameters()) + list(ego_net.parameters())
+    optimiser = torch.optim.Adam(params, lr=config.optim.lr,
+                                 betas=(config.optim.beta1, 0.999))
+    start, history = 0, []
+    if resume == 'auto':
+        resume = str(out / CHECKPOINT) if (out / CHECKPOINT).is_file() else None
+    if resume:
+        start, history = load_checkpoint(Path(resume), depth_net, ego_net, optimiser, config)
+    models = (depth_net, ego_net)
+    if world_size > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        models = tuple(DDP(convert_batch_norm(m, device)) for m in models)
+    data = SnippetDataset(config.data.root, config.data.train_split, config.model.seq_length,
+                          (config.model.height, config.model.width))
+    end = config.optim.steps if stop_after is None else min(config.optim.steps,
+                                                            start + stop_after)
+    sampler = StepBatches(len(data), config.optim.batch_size, end, config.optim.seed, start,
+                          rank, world_size)
+    loader = DataLoader(data, batch_sampler=sampler, num_workers=config.data.workers,
+                        persistent_workers=False)
+    writer = None
+    if is_main() and config.output.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(out / 'tb'))
+    per = config.optim.batch_size // world_size
+    skipped = 0
+    t0 = time.perf_counter()
+    step = start
+    bar = tqdm(loader, total=len(sampler), initial=0, desc='training',
+               disable=not (progress and is_main()))
+    for step, batch in enumerate(bar, start):
+        images, k = batch['images'].to(device), batch['intrinsics'].to(device)
+        if config.augment.enabled:
+            params = draw_parameters(config.augment, config.optim.batch_size,
+                                     step_generator(config.optim.seed + 7, step))
+            mine = {n: v[rank * per:(rank + 1) * per] for n, v in params.items()}
+            images, k = augment_batch(images.cpu(), k.cpu(), mine)
+            images, k = images.to(device), k.to(device)
+        terms = snippet_loss(models[0], models[1], images, k, config.loss)
+        finite = torch.isfinite(terms['total']).float()
+        if world_size > 1:
+            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+        optimiser.zero_grad(set_to_none=True)
+        if finite.item() < 1:
+            skipped += 1
+            if skipped > 10:
+                raise FloatingPointError(f'step {step}: loss not finite in 10 steps in a '
+                                         'row; stopping (last checkpoint is intact)')
+            continue
+        skipped = 0
+        terms['total'].backward()
+        optimiser.step()
+        record = {name: float(terms[name].detach()) for name in LOSS_TERMS}
+        history.append({'step': step, **record})
+        if is_main():
+            bar.set_postfix(loss=f'{record["total"]:.4f}')
+            if writer and step % config.output.log_every == 0:
+                for name, value in record.items():
+                    writer.add_scalar(f'loss/{name}', value, step)
+            if writer and step % config.output.image_every == 0:
+                _log_images(writer, step, images, k, terms)
+        if (step + 1) % config.output.checkpoint_every == 0 and is_main():
+            save_checkpoint(out / CHECKPOINT, depth_net, ego_net, optimiser, config, step + 1,
+                            history)
+            val = _validation_loss(depth_net, ego_net, config, device)
+            if val is not None and writer:
+                writer.add_scalar('val/total', val, step)
+    steps_done = max(0, end - start)
+    seconds = time.perf_counter() - t0
+    final_step = end
+    summary = {
+        'steps': final_step,
+        'steps_this_run': steps_done,
+        'seconds': seconds,
+        'frames_per_s': steps_done * config.optim.batch_size * config.model.seq_length
+        / max(seconds, 1e-9),
+        'loss_first': history[0]['total'] if history else None,
+        'loss_last_mean': (sum(h['total'] for h in history[-10:]) / min(10, len(history))
+                           if history else None),
+        'checkpoint': str(out / CHECKPOINT),
+        'weights': str(out / WEIGHTS) if final_step >= config.optim.steps else None,
+    }
+    if is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(out / CHECKPOINT, depth_net, ego_net, optimiser, config, final_step,
+                        history)
+        if final_step >= config.optim.steps:
+            export(out / CHECKPOINT, out / WEIGHTS)
+        (out / 'history.json').write_text(json.dumps(history))
+        if writer:
+            writer.close()
+    if world_size > 1:
+        torch.distributed.barrier()
+    return summary
+
+
+def export(checkpoint: Path, output: Path) -> Path:
+    """Write the deployable networks (no optimiser state) from a checkpoint."""
+    depth_net, ego_net, metadata = load_networks(checkpoint)
+    from mono_depth_ros.core.config import from_dict, ModelConfig
+    model = from_dict(ModelConfig, metadata['model'], 'model')
+    extra = {k: v for k, v in metadata['extra'].items() if k not in ('optimiser', 'history')}
+    history = metadata['extra'].get('history') or []
+    if history:
+        extra['final_loss'] = history[-1]['total']
+    save_networks(output, depth_net, ego_net, model, training=metadata['training'],
+                  extra=extra)
+    return output
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description='Train vid2depth (depth + ego-motion).')
+    parser.add_argument('--config', default='config/train.yaml', help='YAML configuration')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--resume', default=None,
+                        help="checkpoint to continue from, or 'auto' (the output folder's)")
+    parser.add_argument('--threads', type=int, default=None, help='CPU threads per process')
+    parser.add_argument('--export', nargs=2, metavar=('CHECKPOINT', 'OUTPUT'),
+                        help='only export deployable weights from a checkpoint')
+    parser.add_argument('overrides', nargs='*', help='section.key=value (YAML values)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    """Entry point."""
+    args = parse_args(argv)
+    if args.export:
+        print(export(Path(args.export[0]), Path(args.export[1])))
+        return
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = load_config(args.config, args.overrides)
+    summary = train(config, args.device, args.resume)
+    if is_main():
+        print(json.dumps(summary, indent=2))
+    if world()[1] > 1:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == '__main__':
+    main()
