@@ -30,12 +30,11 @@ from pathlib import Path
 import sys
 import time
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mono_depth_ros.evaluation.depth import DEPTH_METRICS  # noqa: E402
+from mono_depth_ros.evaluation.depth import DEPTH_METRICS  # noqa: E402, I100
+import torch  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.evaluate import evaluate, format_table  # noqa: E402
 from training.prepare import render_dataset  # noqa: E402
@@ -75,7 +74,7 @@ def main(argv=None) -> None:
             f'data.root={data / "prepared"}', f'model.height={h}', f'model.width={w}',
             'model.depth_width=0.25', 'model.egomotion_width=0.25',
             'loss.icp_association=projective', 'loss.icp_window=1', 'optim.lr=1e-3',
-            f'optim.steps={args.steps}', f'output.dir={args.out / slug}',
+            f'optim.steps={args.steps}', f'output.folder={args.out / slug}',
             'output.checkpoint_every=1000000', 'output.tensorboard=false',
             'data.workers=1'] + overrides)
         print(f'\n== {name}: {" ".join(overrides) or "paper loss"}', flush=True)

@@ -78,7 +78,7 @@ def rigid(rot_deg, trans, axis=(0.5, 0.8, -0.33), direction=(0.6, -0.3, 0.74)):
 
 @pytest.fixture(scope='session')
 def car_sequence():
-    """A rendered 24-frame car sequence at 32x104 that stops once (exact depth and poses)."""
+    """Render a 24-frame car sequence at 32x104 that stops once (exact depth and poses)."""
     from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence
     from mono_depth_ros.sim.motion import car_trajectory
     from mono_depth_ros.sim.scene import street
@@ -90,7 +90,7 @@ def car_sequence():
 
 @pytest.fixture(scope='session')
 def tiny_dataset(tmp_path_factory):
-    """A rendered dataset in the real formats plus prepared 32x104 snippets."""
+    """Render a dataset in the real formats and prepare 32x104 snippets."""
     from training.prepare import render_dataset
 
     root = tmp_path_factory.mktemp('data')

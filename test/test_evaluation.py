@@ -18,9 +18,9 @@
 import math
 
 from mono_depth_ros.evaluation.depth import depth_metrics, evaluate_depths, garg_crop_mask
+from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,
                                             evaluate_trajectory, snippet_ate)
-from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -56,7 +56,8 @@ def test_depth_metrics_crop_cap_and_errors():
     mask = garg_crop_mask(375, 1242)
     rows = np.flatnonzero(mask.any(1))
     cols = np.flatnonzero(mask.any(0))
-    assert (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) == (153, 371, 44, 1197)  # the usual int() truncation
+    # int() truncation, as the protocol's reference code does
+    assert (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) == (153, 371, 44, 1197)
     gt = np.full((10, 10), 100.0)
     gt[5, 5] = 10.0
     metrics, _ = depth_metrics(gt, np.full((10, 10), 20.0), median_scaling=False,

@@ -78,7 +78,7 @@ class AugmentConfig:
 class OutputConfig:
     """Where and how often to log, draw and checkpoint."""
 
-    dir: str = 'outputs/train'
+    folder: str = 'outputs/train'
     log_every: int = 10
     image_every: int = 500
     checkpoint_every: int = 1000

@@ -89,15 +89,13 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
 
 
 def convert_batch_norm(module: nn.Module, device: str) -> nn.Module:
-    """Swap BatchNorm2d layers for global-batch ones (SyncBatchNorm on CUDA)."""
+    """Swap BatchNorm2d layers for global-batch ones (SyncBatchNorm on CUDA).
+
+    Call it before building the optimiser: SyncBatchNorm's conversion makes new parameters.
+    """
     if device.startswith('cuda'):
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    for name, child in module.named_children():
+    for child in module.modules():
         if type(child) is nn.BatchNorm2d:
-            new = GlobalBatchNorm2d(child.num_features, child.eps, child.momentum,
-                                    child.affine, child.track_running_stats)
-            new.load_state_dict(child.state_dict())
-            setattr(module, name, new)
-        else:
-            convert_batch_norm(child, device)
+            child.__class__ = GlobalBatchNorm2d  # same parameters and buffers, new forward
     return module

@@ -102,7 +102,7 @@ def evaluate_odometry(ego_net, size, odometry_root: Path, sequences: Sequence[in
 
 
 def format_table(rows: Dict[str, Dict[str, float]], columns: Sequence[str]) -> str:
-    """A fixed-width text table: one row per name."""
+    """Format a fixed-width text table, one row per name."""
     width = max(10, *(len(c) + 2 for c in columns))
     head = f'{"":<24}' + ''.join(f'{c:>{width}}' for c in columns)
     lines = [head]

@@ -21,7 +21,7 @@ batch norm uses global statistics, so the result matches one process). Every ste
 draws its snippets and augmentations from a generator seeded by ``(seed, t)``: a resumed
 run continues exactly as an uninterrupted one would.
 
-Writes to ``output.dir``: ``checkpoint.safetensors`` (networks, Adam state, RNG-free step
+Writes to ``output.folder``: ``checkpoint.safetensors`` (networks, Adam state, RNG-free step
 counter; written atomically), ``weights.safetensors`` (the deployable networks, exported at
 the end), ``tb/`` (TensorBoard scalars and images), ``history.json``.
 """
@@ -54,7 +54,7 @@ WEIGHTS = 'weights.safetensors'
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
-    """The generator for step ``step`` (same on every process)."""
+    """Return the random generator of step ``step`` (the same on every process)."""
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
@@ -83,8 +83,8 @@ class StepBatches(Sampler):
             yield picks[self.rank * per:(self.rank + 1) * per].tolist()
 
 
-def _optimiser_state(optimiser: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor],
-                                                                 Dict[str, Any]]:
+def _optimiser_state(
+        optimiser: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
     state = optimiser.state_dict()
     tensors = {}
     for index, values in state['state'].items():
@@ -122,7 +122,7 @@ def load_checkpoint(path: Path, depth_net, ego_net, optimiser,
 
 def _log_images(writer, step: int, images: torch.Tensor, intrinsics: torch.Tensor,
                 terms: Dict[str, Any]) -> None:
-    """TensorBoard images: input, inverse depth, warped neighbour, validity mask."""
+    """Log TensorBoard images: input, inverse depth, warped neighbour, validity mask."""
     from mono_depth_ros.evaluation.plots import colourise_depth
 
     with torch.no_grad():
@@ -180,9 +180,13 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
     rank, world_size = setup(device)
     if device.startswith('cuda') and world_size > 1:
         device = f'cuda:{rank % torch.cuda.device_count()}'
-    out = Path(config.output.dir)
+    out = Path(config.output.folder)
     torch.manual_seed(config.optim.seed)
     depth_net, ego_net = build_networks(config.model)
+    if world_size > 1:
+        # Before the optimiser is built: the swap must keep the parameters it will hold.
+        depth_net = convert_batch_norm(depth_net, device)
+        ego_net = convert_batch_norm(ego_net, device)
     depth_net.to(device).train()
     ego_net.to(device).train()
     params = list(depth_net.parameters()) + list(ego_net.parameters())
@@ -197,7 +201,7 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
     if world_size > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        models = tuple(DDP(convert_batch_norm(m, device)) for m in models)
+        models = tuple(DDP(m) for m in models)
     data = SnippetDataset(config.data.root, config.data.train_split, config.model.seq_length,
                           (config.model.height, config.model.width))
     end = config.optim.steps if stop_after is None else min(config.optim.steps,
@@ -238,7 +242,11 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
         skipped = 0
         terms['total'].backward()
         optimiser.step()
-        record = {name: float(terms[name].detach()) for name in LOSS_TERMS}
+        values = torch.stack([terms[name].detach().float().cpu() for name in LOSS_TERMS])
+        if world_size > 1:  # log the global batch's loss, not this process's share
+            torch.distributed.all_reduce(values)
+            values /= world_size
+        record = dict(zip(LOSS_TERMS, values.tolist()))
         history.append({'step': step, **record})
         if is_main():
             bar.set_postfix(loss=f'{record["total"]:.4f}')

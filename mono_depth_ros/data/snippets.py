@@ -61,7 +61,7 @@ def resize_frame(image: np.ndarray, intrinsics: np.ndarray,
 
 def _moving(frames: Sequence[np.ndarray], speeds: Optional[np.ndarray], min_speed: float,
             min_change: float) -> List[int]:
-    """Indices of frames kept after dropping static ones."""
+    """Return the indices of the frames kept after dropping static ones."""
     if speeds is not None:
         return [i for i, v in enumerate(speeds) if v >= min_speed]
     kept = [0]

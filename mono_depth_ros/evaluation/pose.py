@@ -53,8 +53,8 @@ def snippet_ate(gt_positions: np.ndarray, pred_positions: np.ndarray) -> float:
     return float(np.sqrt(np.sum(err ** 2)) / len(gt))
 
 
-def align_similarity(source: np.ndarray, target: np.ndarray) -> Tuple[float, np.ndarray,
-                                                                       np.ndarray]:
+def align_similarity(source: np.ndarray,
+                     target: np.ndarray) -> Tuple[float, np.ndarray, np.ndarray]:
     """Scale, rotation and translation minimising ``|s R source + t - target|^2``.
 
     Umeyama (1991) closed form. ``source`` and ``target`` are ``(N, 3)``.
@@ -108,7 +108,7 @@ def evaluate_trajectory(gt_poses: np.ndarray, pred_poses: np.ndarray,
         'ate_mean': float(np.mean(errors)),
         'ate_std': float(np.std(errors)),
         'snippets': len(errors),
-        'rmse_aligned': float(np.sqrt(np.mean(np.sum((aligned - gt_poses[:, :3, 3]) ** 2,
-                                                      axis=1)))),
+        'rmse_aligned': float(np.sqrt(np.mean(
+            np.sum((aligned - gt_poses[:, :3, 3]) ** 2, axis=1)))),
         'aligned': aligned,
     }

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import datetime as dt
 import math
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Sequence, Union
 
 from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory
 from mono_depth_ros.sim.scene import render, Scene, street
@@ -324,4 +324,3 @@ def _quaternion_xyzw(rotation: np.ndarray) -> Sequence[float]:
     from scipy.spatial.transform import Rotation
 
     return [float(v) for v in Rotation.from_matrix(rotation).as_quat()]
-
