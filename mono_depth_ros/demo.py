@@ -33,9 +33,10 @@ import time
 from typing import Dict, List, Tuple
 
 from mono_depth_ros.core.config import from_dict, LossConfig, ModelConfig
-from mono_depth_ros.core.losses import vid2depth_loss
+from mono_depth_ros.core.losses import snippet_loss
 from mono_depth_ros.core.networks import build_networks
 from mono_depth_ros.core.weights import load_networks, save_networks
+from mono_depth_ros.evaluation.depth import evaluate_depths
 from mono_depth_ros.sim.scene import drive, render, street
 import numpy as np
 import torch
@@ -55,15 +56,10 @@ def render_drive(poses, k, height, width, scene) -> Tuple[torch.Tensor, torch.Te
     return torch.stack(images), torch.stack(depths)
 
 
-def median_scaled_abs_rel(pred: torch.Tensor, gt: torch.Tensor, cap: float = 80.0) -> float:
-    """Mean absolute relative error after per-image median scaling (the Eigen protocol)."""
-    errors = []
-    for p, g in zip(pred, gt):
-        valid = torch.isfinite(g) & (g > 1e-3) & (g < cap)
-        p, g = p[valid], g[valid]
-        p = (p * (g.median() / p.median())).clamp(1e-3, cap)
-        errors.append(((p - g).abs() / g).mean().item())
-    return float(np.mean(errors))
+def median_scaled_abs_rel(pred: torch.Tensor, gt: torch.Tensor) -> float:
+    """Mean absolute relative error after per-image median scaling (whole image, 80 m cap)."""
+    pairs = [(g[0].numpy(), p[0].numpy()) for p, g in zip(pred, gt)]
+    return evaluate_depths(pairs, median_scaling=True, garg_crop=False)['abs_rel']
 
 
 def predict_depth(depth_net, images: torch.Tensor) -> torch.Tensor:
@@ -80,10 +76,8 @@ def photometric_error(depth_net, ego_net, images: torch.Tensor, k: torch.Tensor,
     ego_net.eval()
     cfg = LossConfig(ssim_weight=0.0, smoothness_weight=0.0, icp_weight=0.0)
     snippets = torch.stack([images[s:s + seq] for s in range(len(images) - seq + 1)])
-    b = snippets.shape[0]
     with torch.no_grad():
-        disps = [d.reshape(b, seq, *d.shape[1:]) for d in depth_net(snippets.flatten(0, 1))]
-        terms = vid2depth_loss(snippets, k.expand(b, 3, 3), disps, ego_net(snippets), cfg)
+        terms = snippet_loss(depth_net, ego_net, snippets, k.expand(len(snippets), 3, 3), cfg)
     return terms['reconstruction'].item()
 
 
@@ -161,10 +155,8 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
         ego_net.train()
         pick = starts[torch.randint(len(starts), (args.batch,))]
         snippets = torch.stack([train_images[s:s + seq] for s in pick.tolist()])
-        b = snippets.shape[0]
-        disps = depth_net(snippets.flatten(0, 1))
-        disps = [d.reshape(b, seq, *d.shape[1:]) for d in disps]
-        terms = vid2depth_loss(snippets, k.expand(b, 3, 3), disps, ego_net(snippets), loss_cfg)
+        terms = snippet_loss(depth_net, ego_net, snippets, k.expand(len(snippets), 3, 3),
+                             loss_cfg)
         if not torch.isfinite(terms['total']):
             raise FloatingPointError(f'loss became {terms["total"].item()}; terms: '
                                      f'{ {n: v.item() for n, v in terms.items()} }')

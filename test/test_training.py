@@ -19,6 +19,7 @@ import json
 import os
 from pathlib import Path
 
+from conftest import make_intrinsics, room_with_boxes
 from mono_depth_ros.core.geometry import scale_intrinsics
 from mono_depth_ros.core.weights import load_networks, read_weights
 from mono_depth_ros.sim.scene import look_transform, render
@@ -31,7 +32,6 @@ from training.config import load_config
 from training.evaluate import evaluate
 from training.train import CHECKPOINT, train, WEIGHTS
 
-from conftest import make_intrinsics, room_with_boxes
 
 CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'train.yaml'
 
