@@ -47,6 +47,8 @@ setup(
     entry_points={
         'console_scripts': [
             'demo = mono_depth_ros.demo:main',
+            'depth_node = mono_depth_ros.node:main',
+            'replay = mono_depth_ros.replay:main',
         ],
     },
 )

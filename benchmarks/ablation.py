@@ -59,6 +59,8 @@ def main(argv=None) -> None:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--variants', nargs='*', choices=sorted(VARIANTS),
                         default=list(VARIANTS))
+    parser.add_argument('--reuse', action='store_true',
+                        help="reuse a variant's saved result.json instead of retraining")
     args = parser.parse_args(argv)
     h, w = (int(v) for v in args.size.split('x'))
     data = args.out / 'data'
@@ -77,6 +79,10 @@ def main(argv=None) -> None:
             f'optim.steps={args.steps}', f'output.folder={args.out / slug}',
             'output.checkpoint_every=1000000', 'output.tensorboard=false',
             'data.workers=1'] + overrides)
+        saved = args.out / slug / 'result.json'
+        if args.reuse and saved.is_file():
+            results[name] = json.loads(saved.read_text())
+            continue
         print(f'\n== {name}: {" ".join(overrides) or "paper loss"}', flush=True)
         t0 = time.perf_counter()
         summary = train(config, args.device)
@@ -88,6 +94,7 @@ def main(argv=None) -> None:
             'frames_per_s': summary['frames_per_s'],
             'minutes': (time.perf_counter() - t0) / 60,
         }
+        saved.write_text(json.dumps(results[name], indent=2))
     (args.out / 'results.json').write_text(json.dumps(results, indent=2))
     print(f'\nAblation on rendered data ({args.size}, {args.steps} steps, batch 4, '
           f'{args.device}); depth: Eigen protocol, median-scaled; ATE: 5-frame snippets (m)')
