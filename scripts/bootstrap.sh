@@ -9,7 +9,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${MONO_DEPTH_VENV:-$root/.venv}"
 stamp="$venv/.bootstrap-stamp"
-want="$(cat "$root/scripts/bootstrap.sh" "$root"/requirements/*.txt | sha256sum | cut -d' ' -f1)"
+want="$(cat "$root/scripts/bootstrap.sh" "$root/scripts/build_tf2_msgs.sh" "$root"/requirements/*.txt \
+  | sha256sum | cut -d' ' -f1)"
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
@@ -30,6 +31,8 @@ pip -r "$root/requirements/core.txt"
 pip -r "$root/requirements/ros.txt"
 pip -r "$root/requirements/test.txt"
 pip --no-deps -e "$root"
+# tf2_msgs (for /tf) has no PyPI wheel: build it from its interface file.
+"$root/scripts/build_tf2_msgs.sh" "$venv"
 
 # ament_xmllint calls the xmllint program (Debian: libxml2-utils).
 if ! command -v xmllint >/dev/null 2>&1; then

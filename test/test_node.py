@@ -260,3 +260,31 @@ def test_bad_weights_fail_at_start(tmp_path):
             DepthNode(parameter_overrides=[Parameter('weights', value=str(bad))])
     finally:
         rclpy.try_shutdown()
+
+
+def test_tf_is_published_with_the_upstream_type(weights):
+    """odom -> camera on /tf equals the odometry; TFMessage's type hash is Kilted's."""
+    tf2_msgs = pytest.importorskip('tf2_msgs.msg', reason='tf2_msgs is not installed')
+    from rosbags.typesys import get_typestore, Stores
+
+    h = Harness(weights)
+    try:
+        tfs = []
+        h.client.create_subscription(tf2_msgs.TFMessage, '/tf', tfs.append, 10)
+        h.send_info()
+        h.spin(0.3)
+        for sec in (1, 2):
+            assert h.send(_image(seed=sec), sec=sec)
+        h.spin(0.3)
+        transform = tfs[-1].transforms[0]
+        odom = h.got['odom'][-1]
+        assert transform.header.frame_id == 'odom'
+        assert transform.child_frame_id == odom.child_frame_id == 'cam_optical'
+        assert transform.header.stamp == odom.header.stamp
+        assert transform.transform.translation.x == odom.pose.pose.position.x
+        assert transform.transform.rotation.w == odom.pose.pose.orientation.w
+        info = h.client.get_publishers_info_by_topic('/tf')
+        expected = get_typestore(Stores.ROS2_KILTED).hash_rihs01('tf2_msgs/msg/TFMessage')
+        assert [str(i.topic_type_hash) for i in info] == [expected]
+    finally:
+        h.close()
