@@ -41,8 +41,8 @@ from mono_depth_ros.ros.conversions import (camera_info_message, depth_message,
                                             point_cloud_message)
 from nav_msgs.msg import Odometry
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data

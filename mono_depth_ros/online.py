@@ -133,7 +133,7 @@ class OnlineTrainer:
         return value
 
     def step(self) -> Optional[Dict[str, float]]:
-        """One training step (and every ``swap_every`` steps a swap/revert decision).
+        """Take one training step; every ``swap_every`` steps, decide to swap or revert.
 
         Returns the step's figures, or None when the buffer is too short.
         """

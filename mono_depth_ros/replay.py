@@ -29,7 +29,7 @@ import importlib
 import json
 from pathlib import Path
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from mono_depth_ros.data.bag import odometry_poses, read_camera_bag
 from mono_depth_ros.data.errors import DataError

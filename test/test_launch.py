@@ -28,7 +28,7 @@ import pytest
 launch_pytest = pytest.importorskip(
     'launch_pytest', reason='launch_pytest comes with a ROS 2 install (no PyPI release)')
 
-from launch import LaunchDescription  # noqa: E402
+from launch import LaunchDescription  # noqa: E402, I100
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 import rclpy  # noqa: E402

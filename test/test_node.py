@@ -28,7 +28,7 @@ import torch
 
 rclpy = pytest.importorskip('rclpy', reason='rclpy (ROS 2) is not installed')
 
-from mono_depth_ros.ros.conversions import (matrix_to_quaternion,  # noqa: E402
+from mono_depth_ros.ros.conversions import (matrix_to_quaternion,  # noqa: E402, I100
                                             point_cloud_message)
 from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
@@ -47,7 +47,7 @@ def read_cloud(msg):
 
 
 def test_point_cloud_layout_and_rgb_packing():
-    """xyz float32 and PCL's packed rgb (0x00RRGGBB in a float32 field)."""
+    """Points carry float32 xyz and PCL's packed rgb (0x00RRGGBB in a float32 field)."""
     from std_msgs.msg import Header
 
     pts = np.array([[1.0, 2.0, 3.0], [-1.5, 0.25, 10.0]])
@@ -142,7 +142,7 @@ class Harness:
 
 @pytest.fixture()
 def harness(weights):
-    """A running node with default parameters."""
+    """Run a node with default parameters."""
     h = Harness(weights)
     yield h
     h.close()
@@ -263,7 +263,7 @@ def test_bad_weights_fail_at_start(tmp_path):
 
 
 def test_tf_is_published_with_the_upstream_type(weights):
-    """odom -> camera on /tf equals the odometry; TFMessage's type hash is Kilted's."""
+    """Check odom -> camera on /tf equals the odometry and TFMessage's hash is Kilted's."""
     tf2_msgs = pytest.importorskip('tf2_msgs.msg', reason='tf2_msgs is not installed')
     from rosbags.typesys import get_typestore, Stores
 

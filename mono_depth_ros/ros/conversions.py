@@ -54,7 +54,7 @@ def depth_message(depth: np.ndarray, header) -> Image:
 
 
 def camera_info_message(intrinsics: np.ndarray, height: int, width: int, header) -> CameraInfo:
-    """CameraInfo for a rectified pinhole image of the given size."""
+    """Build the CameraInfo of a rectified pinhole image of the given size."""
     k = np.asarray(intrinsics, dtype=np.float64)
     msg = CameraInfo()
     msg.header = header
