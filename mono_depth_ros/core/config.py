@@ -133,6 +133,8 @@ class LossConfig:
         icp_max_correspondence_distance: reject ICP pairs farther apart (metres), or None.
         icp_chunk_size: block size of the exact nearest-neighbour search.
         icp_window: pixel window of the projective association (odd; 5 = 25 candidates).
+        normalise_smoothness: divide each disparity map by its mean before the smoothness
+            term (off in the paper; on, the term cannot be lowered by shrinking disparity).
 
     """
 
@@ -147,6 +149,7 @@ class LossConfig:
     icp_max_correspondence_distance: Optional[float] = None
     icp_chunk_size: int = 2048
     icp_window: int = 5
+    normalise_smoothness: bool = False
 
     def __post_init__(self) -> None:
         """Check the values."""

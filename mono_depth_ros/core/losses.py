@@ -149,8 +149,11 @@ def vid2depth_loss(images: torch.Tensor, intrinsics: torch.Tensor,
         grid = pixel_grid(hs, ws, images.dtype, images.device)
         depth = 1.0 / disp
         for i in range(seq):
+            smooth_disp = disp[:, i]
+            if config.normalise_smoothness:
+                smooth_disp = smooth_disp / smooth_disp.mean((1, 2, 3), keepdim=True)
             terms['smoothness'] = terms['smoothness'] + edge_aware_smoothness(
-                disp[:, i], imgs[:, i]) / 2 ** s
+                smooth_disp, imgs[:, i]) / 2 ** s
         clouds = [depth_to_points(depth[:, i], k, grid).flatten(2).transpose(1, 2)
                   for i in range(seq)]
         icp_inputs = []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 __all__ = ['DEFAULT_WEIGHTS', 'default_weights']
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_64x208.safetensors'
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_48x160.safetensors'
 
 
 def default_weights() -> Path:

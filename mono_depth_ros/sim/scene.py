@@ -166,16 +166,47 @@ def drive(frames: int, step: float = 0.4, yaw_rate: float = 0.01, start: float =
     return poses
 
 
+def _lattice_value(i: torch.Tensor, j: torch.Tensor, seed: float) -> torch.Tensor:
+    """Pseudo-random value in ``[0, 1)`` per integer lattice point (a sine hash)."""
+    x = torch.sin(i * 12.9898 + j * 78.233 + seed * 37.719) * 43758.5453
+    return x - torch.floor(x)
+
+
+def _value_noise(a: torch.Tensor, b: torch.Tensor, seed: float) -> torch.Tensor:
+    """Smoothly interpolated lattice noise in ``[0, 1]`` with unit feature size."""
+    i, j = torch.floor(a), torch.floor(b)
+    fa, fb = a - i, b - j
+    wa, wb = fa * fa * (3 - 2 * fa), fb * fb * (3 - 2 * fb)
+    v00, v10 = _lattice_value(i, j, seed), _lattice_value(i + 1, j, seed)
+    v01, v11 = _lattice_value(i, j + 1, seed), _lattice_value(i + 1, j + 1, seed)
+    return (v00 * (1 - wa) + v10 * wa) * (1 - wb) + (v01 * (1 - wa) + v11 * wa) * wb
+
+
+def _fractal(a: torch.Tensor, b: torch.Tensor, seed: float, octaves: int = 5) -> torch.Tensor:
+    """Sum value-noise octaves, amplitude falling 0.6 per octave: broadband, not periodic."""
+    total = torch.zeros_like(a)
+    amplitude, norm = 1.0, 0.0
+    for o in range(octaves):
+        total = total + amplitude * _value_noise(a * 2 ** o, b * 2 ** o, seed + 17.0 * o)
+        norm += amplitude
+        amplitude *= 0.6
+    return total / norm
+
+
 def _texture(rect: Rectangle, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Colour at metric surface coordinates ``(a, b)``, shape ``(N, 3)``."""
-    k = 2 * math.pi / rect.period
-    p = rect.phase
-    pattern = (0.5 * torch.sin(k * a + p) * torch.cos(0.7 * k * b + 2 * p)
-               + 0.3 * torch.sin(1.9 * k * (a + b) + 3 * p)
-               + 0.2 * torch.cos(0.45 * k * (a - 2 * b) + p))
+    """Colour at metric surface coordinates ``(a, b)``, shape ``(N, 3)``.
+
+    Fractal value noise whose coarsest features are ``2 * period`` metres wide, seeded by
+    the rectangle's phase: like real surfaces, it has detail at every scale and never
+    repeats, so photometric matching has one clear answer.
+    """
+    scale = 1.0 / (2.0 * rect.period)
+    seed = rect.phase
+    light = _fractal(a * scale, b * scale, seed) - 0.5
+    tint = _fractal(a * scale + 101.0, b * scale + 53.0, seed + 7.0, octaves=3) - 0.5
     base = torch.tensor(rect.colour, dtype=a.dtype, device=a.device)
-    shade = torch.stack([pattern, 0.8 * pattern, 0.6 * pattern], dim=-1)
-    return (base + 0.25 * shade).clamp(0.0, 1.0)
+    shade = torch.stack([light + 0.3 * tint, light, light - 0.3 * tint], dim=-1)
+    return (base + 0.9 * shade).clamp(0.0, 1.0)
 
 
 def render(scene: Scene, world_T_camera: torch.Tensor, intrinsics: torch.Tensor,
