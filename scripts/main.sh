@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: render a drive, learn depth and ego-motion from it,
-# evaluate against the rendered ground truth, write pictures and weights to outputs/demo.
+# The main job on the embedded default: render a drive, replay it as a rosbag2 into the depth
+# node (shipped weights), record its outputs, evaluate against the rendered ground truth and
+# write metrics and pictures to outputs/demo.
 # Extra arguments go to the demo (see: scripts/main.sh --help).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

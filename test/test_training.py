@@ -138,11 +138,11 @@ def test_checkpoint_write_is_atomic(tiny_dataset, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith('.tmp')] == []
 
 
-def _ddp_worker(rank, world_size, port, data_root, out, icp_weight):
+def _ddp_worker(rank, world_size, port, data_root, out, more):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    train(tiny_config(data_root, out, 3, **{'loss.icp_weight': icp_weight}), progress=False)
+    train(tiny_config(data_root, out, 3, **more), progress=False)
     torch.distributed.destroy_process_group()
 
 
@@ -156,14 +156,16 @@ def test_two_gloo_processes_match_one_process(tiny_dataset, tmp_path, icp_weight
     """
     root = tiny_dataset / 'prepared'
     torch.set_num_threads(1)
-    train(tiny_config(root, tmp_path / 'one', 3, **{'loss.icp_weight': icp_weight}),
-          progress=False)
+    # Adam with its default eps divides each gradient by its own magnitude, so float-rounding
+    # noise in a near-zero gradient becomes a full +-lr step. A large eps makes the update
+    # lr * gradient / eps (linear), so the weights differ only as much as the gradients do.
+    more = {'loss.icp_weight': icp_weight, 'optim.eps': 1.0}
+    train(tiny_config(root, tmp_path / 'one', 3, **more), progress=False)
     import socket
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
-    mp.spawn(_ddp_worker, args=(2, port, str(root), str(tmp_path / 'two'), icp_weight),
-             nprocs=2)
+    mp.spawn(_ddp_worker, args=(2, port, str(root), str(tmp_path / 'two'), more), nprocs=2)
     # The global batch's loss agrees at every step. The photometric term matches to float
     # rounding; ICP's discrete correspondences turn rounding-level depth differences into
     # a slightly different 3D term, so the total agrees to 1%.
@@ -172,20 +174,19 @@ def test_two_gloo_processes_match_one_process(tiny_dataset, tmp_path, icp_weight
         torch.testing.assert_close(torch.tensor([h[name] for h in runs[0]]),
                                    torch.tensor([h[name] for h in runs[1]]), rtol=rtol,
                                    atol=0, msg=name)
-    if icp_weight > 0:
-        return  # the 3D term's gradients differ slightly (above), and Adam amplifies that
     one, _ = _state(tmp_path / 'one' / WEIGHTS)
     two, _ = _state(tmp_path / 'two' / WEIGHTS)
-    init = train(tiny_config(root, tmp_path / 'zero', 0), progress=False)
-    zero, _ = _state(Path(init['checkpoint']))
+    zero, _ = _state(Path(train(tiny_config(root, tmp_path / 'zero', 0), progress=False)
+                          ['checkpoint']))
     assert one.keys() == two.keys()
-    # Adam turns float-rounding noise in near-zero gradients into +-lr steps, so some
-    # weights differ by about lr: the runs' mean difference must be small against how far
-    # training moved the weights (a batch split with unsynchronised batch norm gives ~0.5).
+    # How far the two runs' weights differ, against how far training moved them. Measured:
+    # 8e-4 without and 3e-3 with the 3D term; the same split with unsynchronised batch norm
+    # gives 1.08.
     names = [k for k in one if one[k].is_floating_point() and 'running' not in k]
     differ = sum(float((one[k] - two[k]).abs().sum()) for k in names)
     moved = sum(float((one[k] - zero[k]).abs().sum()) for k in names)
-    assert differ / moved < 0.05, differ / moved
+    assert moved > 0
+    assert differ / moved < 1e-2, differ / moved
 
 
 @pytest.mark.slow

@@ -44,14 +44,16 @@ class OptimConfig:
 
     lr: float = 2e-4
     beta1: float = 0.9
+    eps: float = 1e-8
     batch_size: int = 4
     steps: int = 200000
     seed: int = 0
 
     def __post_init__(self) -> None:
         """Check the values."""
-        if self.lr <= 0 or self.batch_size < 1 or self.steps < 0:
-            raise ValueError(f'optim: need lr > 0, batch_size >= 1, steps >= 0; got {self}')
+        if self.lr <= 0 or self.eps <= 0 or self.batch_size < 1 or self.steps < 0:
+            raise ValueError(
+                f'optim: need lr > 0, eps > 0, batch_size >= 1, steps >= 0; got {self}')
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
     ego_net.to(device).train()
     params = list(depth_net.parameters()) + list(ego_net.parameters())
     optimiser = torch.optim.Adam(params, lr=config.optim.lr,
-                                 betas=(config.optim.beta1, 0.999))
+                                 betas=(config.optim.beta1, 0.999), eps=config.optim.eps)
     start, history = 0, []
     if resume == 'auto':
         resume = str(out / CHECKPOINT) if (out / CHECKPOINT).is_file() else None

@@ -1,0 +1,119 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""What online fine-tuning costs inference: frame latency with and without the thread.
+
+Run ``python benchmarks/bench_online.py`` from the repository root (``--help`` for sizes).
+One process renders a short car sequence, loads the shipped weights into one pipeline,
+times ``DepthPipeline.process`` on every frame with no training, then again while the
+fine-tuning thread runs at each requested duty cycle, and prints latency percentiles side by
+side with their ratios to the no-training run. It also times how long the thread holds the
+pipeline's lock (copying the weights in use and swapping new ones in): the only moment it can
+stall a frame outright. About a minute on a 2-core CPU.
+"""
+
+import argparse
+from pathlib import Path
+import sys
+import threading
+import time
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mono_depth_ros.models import DEFAULT_WEIGHTS  # noqa: E402, I100
+from mono_depth_ros.online import OnlineTrainer  # noqa: E402
+from mono_depth_ros.pipeline import DepthPipeline  # noqa: E402
+from mono_depth_ros.sim.dataset import make_sequence  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+
+class TimedLock:
+    """A lock that records how long each holder kept it."""
+
+    def __init__(self) -> None:
+        """Wrap a plain lock."""
+        self._lock = threading.Lock()
+        self.holds = []
+        self._since = 0.0
+
+    def __enter__(self):
+        """Acquire and start the clock."""
+        self._lock.acquire()
+        self._since = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Stop the clock and release."""
+        self.holds.append((threading.current_thread().name, time.perf_counter() - self._since))
+        self._lock.release()
+
+
+def latencies(pipeline, seq, repeats: int) -> np.ndarray:
+    """Seconds per ``process`` call over ``repeats`` passes of the sequence."""
+    out = []
+    stamp = 0
+    for _ in range(repeats):
+        pipeline.reset()
+        for image in seq.images:
+            stamp += 100_000_000
+            t0 = time.perf_counter()
+            pipeline.process(image, stamp, seq.intrinsics)
+            out.append(time.perf_counter() - t0)
+    return np.asarray(out)
+
+
+def main(argv=None) -> None:
+    """Time inference alone and beside the fine-tuning thread; print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--frames', type=int, default=20)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--size', default='128x416', help='camera image HxW')
+    parser.add_argument('--duty', type=float, nargs='+', default=[0.25, 0.5])
+    args = parser.parse_args(argv)
+    h, w = (int(v) for v in args.size.split('x'))
+    seq = make_sequence('car', args.frames, seed=7, height=h, width=w, supersample=1,
+                        progress=False)
+    pipeline = DepthPipeline(str(DEFAULT_WEIGHTS))
+    pipeline.lock = TimedLock()
+    latencies(pipeline, seq, 1)  # warm-up
+    rows = [('no fine-tuning', latencies(pipeline, seq, args.repeats), 0, [])]
+    for duty in tqdm(args.duty, desc='duty cycles'):
+        trainer = OnlineTrainer(pipeline, buffer_size=args.frames, swap_every=5, duty=duty)
+        for image in seq.images:
+            trainer.add_frame(image, seq.intrinsics)
+        pipeline.lock.holds.clear()
+        trainer.start()
+        try:
+            times = latencies(pipeline, seq, args.repeats)
+        finally:
+            trainer.stop()
+        held = [s for name, s in pipeline.lock.holds if name == 'online_finetuning']
+        rows.append((f'fine-tuning, duty {duty:g}', times, trainer.steps, held))
+    base = np.percentile(rows[0][1], 50)
+    print(f'\nDepthPipeline.process on {h}x{w} frames, network input {pipeline.size}, '
+          f'{len(rows[0][1])} frames per row')
+    print(f'{"":26s}{"p50 ms":>9s}{"p95 ms":>9s}{"max ms":>9s}{"p50 ratio":>11s}'
+          f'{"steps":>7s}{"lock held max ms":>18s}')
+    for name, times, steps, held in rows:
+        p50, p95, top = (1e3 * np.percentile(times, q) for q in (50, 95, 100))
+        lock = f'{1e3 * max(held):.1f}' if held else '-'
+        print(f'{name:26s}{p50:9.1f}{p95:9.1f}{top:9.1f}{p50 / 1e3 / base:11.2f}'
+              f'{steps:7d}{lock:>18s}')
+
+
+if __name__ == '__main__':
+    main()
