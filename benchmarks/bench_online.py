@@ -21,7 +21,8 @@ times ``DepthPipeline.process`` on every frame with no training, then again whil
 fine-tuning thread runs at each requested duty cycle, and prints latency percentiles side by
 side with their ratios to the no-training run. It also times how long the thread holds the
 pipeline's lock (copying the weights in use and swapping new ones in): the only moment it can
-stall a frame outright. About a minute on a 2-core CPU.
+stall a frame outright. Frames arrive at a camera's rate (``--rate``). About a minute and
+a half on a 2-core CPU.
 """
 
 import argparse
@@ -62,17 +63,26 @@ class TimedLock:
         self._lock.release()
 
 
-def latencies(pipeline, seq, repeats: int) -> np.ndarray:
-    """Seconds per ``process`` call over ``repeats`` passes of the sequence."""
+def latencies(pipeline, seq, count: int, rate: float, trainer=None) -> np.ndarray:
+    """Seconds per ``process`` call for ``count`` frames arriving at ``rate`` Hz."""
     out = []
-    stamp = 0
-    for _ in range(repeats):
-        pipeline.reset()
-        for image in seq.images:
-            stamp += 100_000_000
-            t0 = time.perf_counter()
-            pipeline.process(image, stamp, seq.intrinsics)
-            out.append(time.perf_counter() - t0)
+    period = 1.0 / rate
+    start = time.perf_counter()
+    pipeline.reset()
+    for i in range(count):
+        # Frames arrive like a camera's: wait for the next frame's time (a late frame is
+        # processed at once, as the node's depth-1 queue would).
+        delay = start + i * period - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        image = seq.images[i % len(seq.images)]
+        if i % len(seq.images) == 0:
+            pipeline.reset()  # the sequence loops: a new odometry start
+        t0 = time.perf_counter()
+        result = pipeline.process(image, (i + 1) * int(1e9 * period), seq.intrinsics)
+        if trainer is not None:  # what the node does with each frame
+            trainer.add_frame(result.image, result.intrinsics)
+        out.append(time.perf_counter() - t0)
     return np.asarray(out)
 
 
@@ -80,7 +90,8 @@ def main(argv=None) -> None:
     """Time inference alone and beside the fine-tuning thread; print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--frames', type=int, default=20)
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--seconds', type=float, default=20.0, help='per row')
+    parser.add_argument('--rate', type=float, default=10.0, help='camera frame rate, Hz')
     parser.add_argument('--size', default='128x416', help='camera image HxW')
     parser.add_argument('--duty', type=float, nargs='+', default=[0.25, 0.5])
     args = parser.parse_args(argv)
@@ -89,23 +100,23 @@ def main(argv=None) -> None:
                         progress=False)
     pipeline = DepthPipeline(str(DEFAULT_WEIGHTS))
     pipeline.lock = TimedLock()
-    latencies(pipeline, seq, 1)  # warm-up
-    rows = [('no fine-tuning', latencies(pipeline, seq, args.repeats), 0, [])]
+    count = int(args.seconds * args.rate)
+    latencies(pipeline, seq, args.frames, 1e3)  # warm-up
+    rows = [('no fine-tuning', latencies(pipeline, seq, count, args.rate), 0, [])]
     for duty in tqdm(args.duty, desc='duty cycles'):
         trainer = OnlineTrainer(pipeline, buffer_size=args.frames, swap_every=5, duty=duty)
-        for image in seq.images:
-            trainer.add_frame(image, seq.intrinsics)
+        latencies(pipeline, seq, args.frames, 1e3, trainer)  # fill the ring buffer
         pipeline.lock.holds.clear()
         trainer.start()
         try:
-            times = latencies(pipeline, seq, args.repeats)
+            times = latencies(pipeline, seq, count, args.rate, trainer)
         finally:
             trainer.stop()
         held = [s for name, s in pipeline.lock.holds if name == 'online_finetuning']
         rows.append((f'fine-tuning, duty {duty:g}', times, trainer.steps, held))
     base = np.percentile(rows[0][1], 50)
-    print(f'\nDepthPipeline.process on {h}x{w} frames, network input {pipeline.size}, '
-          f'{len(rows[0][1])} frames per row')
+    print(f'\nDepthPipeline.process on {h}x{w} frames at {args.rate:g} Hz, network input '
+          f'{pipeline.size}, {count} frames per row')
     print(f'{"":26s}{"p50 ms":>9s}{"p95 ms":>9s}{"max ms":>9s}{"p50 ratio":>11s}'
           f'{"steps":>7s}{"lock held max ms":>18s}')
     for name, times, steps, held in rows:

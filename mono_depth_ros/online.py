@@ -100,6 +100,9 @@ class OnlineTrainer:
 
     def add_frame(self, image: np.ndarray, intrinsics: np.ndarray) -> None:
         """Append a frame ``(H, W, 3)`` uint8 at network resolution, with its intrinsics."""
+        if tuple(image.shape) != (*self.pipeline.size, 3):
+            raise ValueError(f'online fine-tuning takes frames at the network input size '
+                             f'{self.pipeline.size} with 3 channels, got shape {image.shape}')
         tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255
         with self.buffer_lock:
             self.buffer.append((tensor, torch.as_tensor(intrinsics, dtype=torch.float32)))
