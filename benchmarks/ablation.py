@@ -20,7 +20,7 @@ It renders a training set and a separate test set (other streets; exact depth an
 trains the compact networks (``config/compact.yaml``) from scratch once per variant with
 the same seed, data order and budget, evaluates each on the test set (Eigen-protocol depth
 metrics, 5-frame ATE), and prints one table with the training throughput. Defaults take
-about 15 minutes on a 2-core CPU, plus about 15 to render the data once. Results land in
+about 22 minutes on a 2-core CPU, plus about 15 to render the data once. Results land in
 ``outputs/ablation/`` (``results.json``, pictures per variant).
 """
 
@@ -52,7 +52,7 @@ def main(argv=None) -> None:
     """Render, train every variant, evaluate, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, default=ROOT / 'outputs' / 'ablation')
-    parser.add_argument('--steps', type=int, default=600)
+    parser.add_argument('--steps', type=int, default=800)
     parser.add_argument('--size', default='48x160', help='network input HxW')
     parser.add_argument('--train-sequences', type=int, default=8)
     parser.add_argument('--frames', type=int, default=50)
