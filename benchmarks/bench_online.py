@@ -68,7 +68,6 @@ def latencies(pipeline, seq, count: int, rate: float, trainer=None) -> np.ndarra
     out = []
     period = 1.0 / rate
     start = time.perf_counter()
-    pipeline.reset()
     for i in range(count):
         # Frames arrive like a camera's: wait for the next frame's time (a late frame is
         # processed at once, as the node's depth-1 queue would).
@@ -77,7 +76,7 @@ def latencies(pipeline, seq, count: int, rate: float, trainer=None) -> np.ndarra
             time.sleep(delay)
         image = seq.images[i % len(seq.images)]
         if i % len(seq.images) == 0:
-            pipeline.reset()  # the sequence loops: a new odometry start
+            pipeline.reset()  # a new run, or the sequence looped: a new odometry start
         t0 = time.perf_counter()
         result = pipeline.process(image, (i + 1) * int(1e9 * period), seq.intrinsics)
         if trainer is not None:  # what the node does with each frame

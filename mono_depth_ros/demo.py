@@ -69,13 +69,10 @@ def main(argv=None) -> None:
     seq = make_sequence('car', args.frames, args.seed, h, w)
     write_bag(seq, bag, 'sqlite3')
     env = _ros_env()
-    from mono_depth_ros.models import DEFAULT_WEIGHTS
-
-    # ROS argument parsing refuses an empty value ('-p weights:='), so name the file.
-    weights = args.weights or str(DEFAULT_WEIGHTS)
     node_cmd = [sys.executable, '-m', 'mono_depth_ros.node', '--ros-args',
-                '-p', f'weights:={weights}', '-p', 'camera_height:=1.65',
-                '-p', 'camera_frame:=camera_optical_frame']
+                '-p', 'camera_height:=1.65', '-p', 'camera_frame:=camera_optical_frame']
+    if args.weights:  # otherwise the node loads the shipped weights (ROS refuses 'weights:=')
+        node_cmd += ['-p', f'weights:={args.weights}']
     print('starting the depth node:', ' '.join(node_cmd[1:]))
     node = subprocess.Popen(node_cmd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
