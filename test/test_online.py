@@ -14,27 +14,33 @@
 
 """Online fine-tuning on a scene unlike the training data (no ROS needed).
 
-The shipped weights were trained on rendered streets; here the camera walks through a
-narrow indoor-like hall with other colours and boxes. Fine-tuning on the first frames
-must lower, on later frames it never trained on, the photometric reconstruction error;
-it should also lower the depth error against the renderer's exact depth, which it does
-not yet do (an expected failure, strict, so that a fix shows up).
+The shipped weights were trained on rendered streets; here the camera moves through a
+narrow indoor-like hall with other colours and boxes. Fine-tuning on the first frames must
+lower, on later frames it never trained on, both the photometric reconstruction error and
+the depth error against the renderer's exact depth.
+
+Two camera motions: a wheeled robot weaving gently down the hall (headings within a few
+degrees, as in the training data), where both must fall; and a handheld camera whose yaw
+wanders by up to 0.1 rad per frame. There the shipped ego-motion network predicts about a
+tenth of the true rotation (measured in ``test_handheld_rotation_is_underestimated``), and
+fine-tuning lowers the photometric error by bending the depth to make up for the missing
+rotation, so the depth error rises: a known limit, kept as a strict expected failure so
+that a fix shows up.
 """
 
 import math
 import time
 
-from mono_depth_ros.core.config import LossConfig
-from mono_depth_ros.core.losses import snippet_loss
+from mono_depth_ros.core.geometry import mat_to_pose_vec
 from mono_depth_ros.core.weights import read_weights
-from mono_depth_ros.evaluation.depth import depth_metrics
-from mono_depth_ros.inference import frames_to_tensor, predict_depths
+from mono_depth_ros.evaluation.adaptation import (finetune_on_sequence, rotation_gain,
+                                                  sequence_scores)
 from mono_depth_ros.models import DEFAULT_WEIGHTS
 from mono_depth_ros.online import OnlineTrainer
 from mono_depth_ros.pipeline import DepthPipeline
 from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence
-from mono_depth_ros.sim.motion import handheld_trajectory
-from mono_depth_ros.sim.scene import box, closed_room, Scene
+from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory
+from mono_depth_ros.sim.scene import hall
 import numpy as np
 import pytest
 import torch
@@ -42,76 +48,89 @@ import torch
 TRAIN_FRAMES = 20
 
 
-def hall() -> Scene:
-    """Build a narrow indoor hall, 4 m wide and 3 m high, with boxes (unlike the streets)."""
-    room = closed_room(camera_height=1.4, half_width=2.0, height=3.0, near=-4.0, far=18.0)
-    rects = list(room.rectangles)
-    for i, (x, z, colour) in enumerate([(-1.3, 3.0, (0.8, 0.3, 0.3)), (1.2, 5.5, (0.3, 0.7, 0.3)),
-                                        (-1.1, 8.0, (0.3, 0.3, 0.8)), (1.3, 10.5, (0.8, 0.8, 0.2)),
-                                        (-1.2, 13.0, (0.6, 0.2, 0.7))]):
-        rects += box((x, 1.4 - 0.45, z), (0.8, 0.9, 0.8), colour, period=0.3, phase=10.0 + i)
-    return Scene(tuple(rects))
+def render_hall(poses):
+    h, w = read_weights(DEFAULT_WEIGHTS)[1]['input_size']
+    return render_sequence(hall(), poses, default_intrinsics(h, w), h, w, progress=False)
 
 
 @pytest.fixture(scope='module')
 def sequence():
-    meta = read_weights(DEFAULT_WEIGHTS)[1]
-    h, w = meta['input_size']
-    poses = handheld_trajectory(32, seed=5, speed=0.25, lateral=0.0, height_drop=0.0)
-    return render_sequence(hall(), poses, default_intrinsics(h, w), h, w, progress=False)
+    """A wheeled robot weaving gently down the hall, 0.25 m per frame, no stop."""
+    return render_hall(car_trajectory(32, seed=5, speed=0.25, max_lateral=0.4,
+                                      stop_probability=0.0))
 
 
-def scores(pipeline, seq, start):
-    """Mean reconstruction term and median-scaled abs rel on frames ``start`` onwards."""
-    size = pipeline.size
-    frames = list(seq.images[start:])
-    k = torch.as_tensor(seq.intrinsics, dtype=torch.float32)[None]
-    images = frames_to_tensor(frames, size)
-    losses = []
-    with pipeline.lock, torch.no_grad():
-        pipeline.depth_net.eval()
-        pipeline.ego_net.eval()
-        for i in range(len(frames) - 2):
-            terms = snippet_loss(pipeline.depth_net, pipeline.ego_net, images[None, i:i + 3], k,
-                                 LossConfig(icp_weight=0.0))
-            losses.append(terms['reconstruction'].item())
-        depths = predict_depths(pipeline.depth_net, frames, size)
-    abs_rel = [depth_metrics(gt, pred, garg_crop=False)[0]['abs_rel']
-               for gt, pred in zip(seq.depths[start:], depths)]
-    return float(np.mean(losses)), float(np.mean(abs_rel))
+@pytest.fixture(scope='module')
+def handheld_sequence():
+    """A handheld camera walking down the hall, its yaw wandering by up to 0.1 rad/frame."""
+    return render_hall(handheld_trajectory(32, seed=5, speed=0.25, lateral=0.0,
+                                           height_drop=0.0))
 
 
 @pytest.fixture(scope='module')
 def adapted(sequence, tmp_path_factory):
-    """Scores before and after fine-tuning on the first frames, and the trainer."""
-    torch.manual_seed(0)
-    pipeline = DepthPipeline(str(DEFAULT_WEIGHTS))
-    before = scores(pipeline, sequence, TRAIN_FRAMES)
     path = tmp_path_factory.mktemp('online') / 'adapted.safetensors'
-    trainer = OnlineTrainer(pipeline, save_path=str(path), buffer_size=TRAIN_FRAMES,
-                            batch_size=4, lr=2e-4, swap_every=10)
-    for image in sequence.images[:TRAIN_FRAMES]:
-        trainer.add_frame(image, sequence.intrinsics)
-    for _ in range(80):
-        trainer.step()
-    return before, scores(pipeline, sequence, TRAIN_FRAMES), trainer
+    return finetune_on_sequence(str(DEFAULT_WEIGHTS), sequence, TRAIN_FRAMES,
+                                save_path=str(path))
+
+
+@pytest.fixture(scope='module')
+def adapted_handheld(handheld_sequence):
+    return finetune_on_sequence(str(DEFAULT_WEIGHTS), handheld_sequence, TRAIN_FRAMES)
 
 
 def test_finetuning_lowers_photometric_error_on_unseen_frames(sequence, adapted):
-    before, after, trainer = adapted
+    before, after, trainer = adapted.before, adapted.after, adapted.trainer
     assert trainer.swaps >= 1 and all(math.isfinite(r['loss']) for r in trainer.history)
-    assert after[0] < 0.97 * before[0], (before, after)
+    assert after.reconstruction < 0.97 * before.reconstruction, (before, after)
     # The adapted weights survive a save/load round trip.
-    saved = DepthPipeline(str(trainer.save()))
-    assert scores(saved, sequence, TRAIN_FRAMES) == pytest.approx(after, rel=1e-5)
+    saved = sequence_scores(DepthPipeline(str(trainer.save())), sequence, TRAIN_FRAMES)
+    assert (saved.reconstruction, saved.abs_rel) == pytest.approx(
+        (after.reconstruction, after.abs_rel), rel=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason='known open problem: with the shipped weights, '
-                   'fine-tuning on the hall lowers the photometric error (0.713 -> 0.607) '
-                   'but raises abs_rel (0.233 -> 0.275)')
 def test_finetuning_lowers_depth_error_on_unseen_frames(adapted):
-    before, after, _ = adapted
-    assert after[1] < 0.97 * before[1], (before, after)
+    assert adapted.after.abs_rel < 0.97 * adapted.before.abs_rel, adapted
+
+
+def test_rotation_gain_is_one_for_true_motion_and_zero_for_none(handheld_sequence):
+    """The gain's reference points, through a network that outputs a given motion."""
+    pipeline = DepthPipeline(str(DEFAULT_WEIGHTS))
+    poses = torch.from_numpy(handheld_sequence.poses)
+    truth = torch.stack([mat_to_pose_vec(torch.linalg.inv(poses[i + 1]) @ poses[i])
+                         for i in range(len(poses) - 1)]).float()
+
+    class Oracle(torch.nn.Module):
+        """The true motion times ``scale``, for the snippets starting at 0, 2, 4, ..."""
+
+        def __init__(self, scale):
+            super().__init__()
+            self.scale = scale
+
+        def forward(self, snippets):
+            starts = range(0, 2 * len(snippets), 2)
+            return self.scale * torch.stack([truth[s:s + 2] for s in starts])
+
+    for scale in (1.0, 0.0, 0.5):
+        pipeline.ego_net = Oracle(scale)
+        assert rotation_gain(pipeline, handheld_sequence) == pytest.approx(scale, abs=1e-5)
+
+
+def test_handheld_rotation_is_underestimated(adapted_handheld):
+    """The cause of the handheld limit: the shipped network misses most of the rotation.
+
+    Fine-tuning still lowers the photometric error on the handheld frames.
+    """
+    before, after = adapted_handheld.before, adapted_handheld.after
+    assert before.rotation_gain < 0.3, before.rotation_gain
+    assert after.reconstruction < 0.97 * before.reconstruction, (before, after)
+
+
+@pytest.mark.xfail(strict=True, reason='known limit: the shipped ego-motion network predicts '
+                   'a tenth of the handheld rotation (gain 0.09); fine-tuning lowers the '
+                   'photometric error (0.713 -> 0.607) but raises abs_rel (0.233 -> 0.278)')
+def test_handheld_finetuning_lowers_depth_error(adapted_handheld):
+    assert adapted_handheld.after.abs_rel < 0.97 * adapted_handheld.before.abs_rel
 
 
 def test_diverging_update_is_reverted_and_inference_is_not_blocked(sequence):

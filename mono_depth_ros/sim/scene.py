@@ -29,8 +29,8 @@ from typing import List, Sequence, Tuple
 
 import torch
 
-__all__ = ['Rectangle', 'Scene', 'box', 'closed_room', 'drive', 'look_transform', 'render',
-           'street']
+__all__ = ['Rectangle', 'Scene', 'box', 'closed_room', 'drive', 'hall', 'look_transform',
+           'render', 'street']
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,22 @@ def closed_room(camera_height: float = 1.65, half_width: float = 6.0, height: fl
                   (0.4, 0.4, 0.5), 2.5, 5.0),  # near wall
     )
     return Scene(rects)
+
+
+def hall(camera_height: float = 1.4) -> Scene:
+    """Build a narrow indoor hall, 4 m wide and 3 m high, with five boxes (unlike the streets).
+
+    The camera's optical frame starts on the centre line, ``camera_height`` above the floor.
+    """
+    room = closed_room(camera_height=camera_height, half_width=2.0, height=3.0, near=-4.0,
+                       far=18.0)
+    rects = list(room.rectangles)
+    for i, (x, z, colour) in enumerate([(-1.3, 3.0, (0.8, 0.3, 0.3)), (1.2, 5.5, (0.3, 0.7, 0.3)),
+                                        (-1.1, 8.0, (0.3, 0.3, 0.8)), (1.3, 10.5, (0.8, 0.8, 0.2)),
+                                        (-1.2, 13.0, (0.6, 0.2, 0.7))]):
+        rects += box((x, camera_height - 0.45, z), (0.8, 0.9, 0.8), colour, period=0.3,
+                     phase=10.0 + i)
+    return Scene(tuple(rects))
 
 
 def look_transform(position: Sequence[float], yaw: float = 0.0, pitch: float = 0.0,

@@ -1,0 +1,133 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Does online fine-tuning help? Scores of a pipeline before and after adapting to a sequence.
+
+Used by ``test/test_online.py`` and ``benchmarks/online_quality.py`` on rendered sequences
+(exact depth and poses). Unlike the rest of :mod:`mono_depth_ros.evaluation` this module
+needs torch: it runs the networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from mono_depth_ros.core.config import LossConfig
+from mono_depth_ros.core.geometry import mat_to_pose_vec
+from mono_depth_ros.core.losses import snippet_loss
+from mono_depth_ros.evaluation.depth import depth_metrics
+from mono_depth_ros.inference import frames_to_tensor, predict_depths
+from mono_depth_ros.online import OnlineTrainer
+from mono_depth_ros.pipeline import DepthPipeline
+import numpy as np
+import torch
+
+__all__ = ['Adaptation', 'Scores', 'finetune_on_sequence', 'rotation_gain', 'sequence_scores']
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Scores of a pipeline on the frames of a sequence from some index on.
+
+    Attributes:
+        reconstruction: mean photometric reconstruction term (no 3D term) over the 3-frame
+            snippets.
+        abs_rel: mean per-frame abs rel of median-scaled depth (no Garg crop, 80 m cap).
+        rotation_gain: see :func:`rotation_gain`.
+        depths: predicted depth per frame (network scale).
+
+    """
+
+    reconstruction: float
+    abs_rel: float
+    rotation_gain: float
+    depths: List[np.ndarray] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """Scores before and after fine-tuning, and the trainer (history, ``save``)."""
+
+    before: Scores
+    after: Scores
+    trainer: OnlineTrainer = field(repr=False)
+
+
+def rotation_gain(pipeline: DepthPipeline, seq, start: int = 0) -> float:
+    """Least-squares gain of predicted on true per-frame rotation vectors (1 is right).
+
+    ``sum(predicted . true) / sum(true . true)`` over the rotation parts ``(rx, ry, rz)`` of
+    the ego-motion of consecutive frames (from the snippets ``start, start + 2, ...``).
+    Scale-free, unlike translation; 0 for a network that never rotates.
+    """
+    images = torch.from_numpy(np.asarray(seq.images[start:])).permute(0, 3, 1, 2).float() / 255
+    poses = torch.from_numpy(np.asarray(seq.poses[start:], dtype=np.float64))
+    truth = torch.stack([mat_to_pose_vec(torch.linalg.inv(poses[i + 1]) @ poses[i])
+                         for i in range(len(poses) - 1)])[:, 3:].float()
+    snippets = torch.stack([images[i:i + 3] for i in range(0, len(images) - 2, 2)])
+    snippets = torch.nn.functional.interpolate(snippets.flatten(0, 1), size=pipeline.size,
+                                               mode='area').reshape(*snippets.shape[:3],
+                                                                    *pipeline.size)
+    with pipeline.lock, torch.no_grad():
+        pipeline.ego_net.eval()
+        predicted = pipeline.ego_net(snippets).reshape(-1, 6)[:, 3:]
+    truth = truth[:len(predicted)]
+    return float((predicted * truth).sum() / (truth ** 2).sum())
+
+
+def sequence_scores(pipeline: DepthPipeline, seq, start: int = 0) -> Scores:
+    """Score ``pipeline`` on frames ``start`` onwards of a rendered sequence."""
+    frames = list(seq.images[start:])
+    k = torch.as_tensor(seq.intrinsics, dtype=torch.float32)[None]
+    images = frames_to_tensor(frames, pipeline.size)
+    losses = []
+    with pipeline.lock, torch.no_grad():
+        pipeline.depth_net.eval()
+        pipeline.ego_net.eval()
+        for i in range(len(frames) - 2):
+            terms = snippet_loss(pipeline.depth_net, pipeline.ego_net, images[None, i:i + 3], k,
+                                 LossConfig(icp_weight=0.0))
+            losses.append(terms['reconstruction'].item())
+        depths = predict_depths(pipeline.depth_net, frames, pipeline.size)
+    abs_rel = [depth_metrics(gt, pred, garg_crop=False)[0]['abs_rel']
+               for gt, pred in zip(seq.depths[start:], depths)]
+    return Scores(float(np.mean(losses)), float(np.mean(abs_rel)),
+                  rotation_gain(pipeline, seq, start), depths)
+
+
+def finetune_on_sequence(weights: str, seq, train_frames: int = 20, steps: int = 80,
+                         batch_size: int = 4, lr: float = 2e-4, swap_every: int = 10,
+                         save_path: Optional[str] = None, seed: int = 0) -> Adaptation:
+    """Fine-tune on the first ``train_frames`` frames; score the frames after them.
+
+    Drives :class:`OnlineTrainer` synchronously (``step`` in a loop, no thread, no duty
+    cycle), so the result does not depend on the machine's speed.
+    """
+    if not 3 <= train_frames <= len(seq) - 3:
+        raise ValueError(f'train_frames must leave at least 3 frames on either side, got '
+                         f'{train_frames} of {len(seq)}')
+    torch.manual_seed(seed)
+    pipeline = DepthPipeline(weights)
+    if seq.images.shape[1:3] != tuple(pipeline.size):
+        raise ValueError(f'render the sequence at the network size {pipeline.size}, got '
+                         f'{seq.images.shape[1:3]}')
+    before = sequence_scores(pipeline, seq, train_frames)
+    trainer = OnlineTrainer(pipeline, save_path=save_path, buffer_size=train_frames,
+                            batch_size=batch_size, lr=lr, swap_every=swap_every, seed=seed)
+    for image in seq.images[:train_frames]:
+        trainer.add_frame(image, seq.intrinsics)
+    for _ in range(steps):
+        trainer.step()
+    return Adaptation(before, sequence_scores(pipeline, seq, train_frames), trainer)
