@@ -98,6 +98,7 @@ def main(argv=None) -> None:
                'abs_rel_metric': metrics['depth_metric']['abs_rel'],
                'a1_metric': metrics['depth_metric']['a1'],
                'ate_mean': metrics.get('odometry', {}).get('ate_mean'),
+               'rotation_gain': metrics.get('odometry', {}).get('rotation_gain'),
                'time': time.strftime('%Y-%m-%d %H:%M:%S')}
     (args.out / 'summary.json').write_text(json.dumps(summary, indent=2))
     print(f'outputs in {args.out}: depth.png, trajectory.png, metrics.json, summary.json, '

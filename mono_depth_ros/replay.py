@@ -219,7 +219,8 @@ def main(argv=None) -> None:
     if 'odometry' in result:
         o = result['odometry']
         print(f'odometry ATE(5) {o["ate_mean"]:.4f} +- {o["ate_std"]:.4f} m, aligned RMSE '
-              f'{o["rmse_aligned"]:.3f} m')
+              f'{o["rmse_aligned"]:.3f} m, rotation error {o["rotation_error_deg"]:.2f} '
+              f'deg/frame, rotation gain {o["rotation_gain"]:.2f}')
     print(f'written: {args.out}/metrics.json, depth.png, trajectory.png, recorded/')
 
 

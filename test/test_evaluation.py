@@ -20,7 +20,8 @@ import math
 from mono_depth_ros.evaluation.depth import depth_metrics, evaluate_depths, garg_crop_mask
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,
-                                            evaluate_trajectory, snippet_ate)
+                                            evaluate_trajectory, rotation_scores,
+                                            snippet_ate)
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -99,6 +100,31 @@ def test_ate_is_zero_for_a_scaled_trajectory_and_known_otherwise():
     s = 30 / 31
     expected = math.sqrt(sum((z * (s - 1)) ** 2 for z in range(5)) + s ** 2) / 5
     assert math.isclose(snippet_ate(pts, pred), expected, rel_tol=1e-12)
+
+
+def test_rotation_scores_closed_form():
+    """Same motion in another world frame: no error, gain 1; half the turn: gain 0.5."""
+    gt = _trajectory(seed=4)
+    world = np.eye(4)
+    world[:3, :3] = Rotation.from_rotvec([0.3, 0.1, -0.7]).as_matrix()
+    world[:3, 3] = [4.0, -2.0, 1.0]
+    same = rotation_scores(gt, world @ gt)
+    assert same['rotation_error_deg'] < 1e-9 and abs(same['rotation_gain'] - 1) < 1e-12
+    steps = [np.linalg.inv(gt[i]) @ gt[i + 1] for i in range(len(gt) - 1)]
+    half = [np.eye(4)]
+    angles = []
+    for step in steps:
+        rotvec = Rotation.from_matrix(step[:3, :3]).as_rotvec()
+        angles.append(np.degrees(np.linalg.norm(rotvec)) / 2)
+        small = step.copy()
+        small[:3, :3] = Rotation.from_rotvec(rotvec / 2).as_matrix()
+        half.append(half[-1] @ small)
+    scores = rotation_scores(gt, np.stack(half))
+    assert math.isclose(scores['rotation_gain'], 0.5, rel_tol=1e-9)
+    assert math.isclose(scores['rotation_error_deg'], np.mean(angles), rel_tol=1e-9)
+    assert evaluate_trajectory(gt, np.stack(half))['rotation_gain'] == scores['rotation_gain']
+    with pytest.raises(ValueError, match='N >= 2'):
+        rotation_scores(gt[:1], gt[:1])
 
 
 def test_chain_motions_and_similarity_alignment():

@@ -144,7 +144,8 @@ def main(argv=None) -> None:
     print(format_table({f'depth {k}': v for k, v in result['depth'].items()},
                        DEPTH_METRICS))
     print(format_table({f'seq {k}': v for k, v in result['pose'].items()},
-                       ('ate_mean', 'ate_std', 'rmse_aligned')))
+                       ('ate_mean', 'ate_std', 'rmse_aligned', 'rotation_error_deg',
+                        'rotation_gain')))
     print(f'written: {args.out}/metrics.json, depth.png, trajectory_*.png')
 
 

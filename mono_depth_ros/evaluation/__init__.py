@@ -17,7 +17,8 @@
 
 from mono_depth_ros.evaluation.depth import DEPTH_METRICS, depth_metrics, evaluate_depths
 from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,
-                                            evaluate_trajectory, snippet_ate)
+                                            evaluate_trajectory, rotation_scores,
+                                            snippet_ate)
 
 __all__ = ['DEPTH_METRICS', 'align_similarity', 'chain_motions', 'depth_metrics',
-           'evaluate_depths', 'evaluate_trajectory', 'snippet_ate']
+           'evaluate_depths', 'evaluate_trajectory', 'rotation_scores', 'snippet_ate']

@@ -19,6 +19,11 @@ Snippet ATE: both trajectories are expressed relative to the snippet's first fra
 least-squares scale ``sum(gt * pred) / sum(pred ** 2)`` is fitted to the predicted positions,
 and ATE is ``sqrt(sum |e|^2) / N``. Full trajectories are aligned by a similarity transform
 (Umeyama's closed form) for plots and a whole-run RMSE.
+
+Rotation between consecutive frames is scale-free, so it is scored directly: the mean
+relative rotation error in degrees (the rotation part of RPE over one frame) and the
+least-squares gain of the predicted rotation vectors on the true ones (1 is right; 0 is a
+network that never turns).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['align_similarity', 'chain_motions', 'evaluate_trajectory', 'snippet_ate']
+__all__ = ['align_similarity', 'chain_motions', 'evaluate_trajectory', 'rotation_scores',
+           'snippet_ate']
 
 
 def chain_motions(next_T_prev: Sequence[np.ndarray]) -> np.ndarray:
@@ -75,6 +81,30 @@ def align_similarity(source: np.ndarray,
     return scale, rot, trans
 
 
+def rotation_scores(gt_poses: np.ndarray, pred_poses: np.ndarray) -> Dict[str, float]:
+    """Frame-to-frame rotation error (degrees, mean) and rotation gain of two trajectories.
+
+    Both are ``(N, 4, 4)`` camera poses in any world frames; the relative motions
+    ``inv(T_i) @ T_(i+1)`` are compared.
+    """
+    from scipy.spatial.transform import Rotation
+
+    gt_poses = np.asarray(gt_poses, dtype=np.float64)
+    pred_poses = np.asarray(pred_poses, dtype=np.float64)
+    if gt_poses.shape != pred_poses.shape or len(gt_poses) < 2:
+        raise ValueError(f'need two (N, 4, 4) trajectories with N >= 2, got {gt_poses.shape} '
+                         f'and {pred_poses.shape}')
+    gt_rel = Rotation.from_matrix(np.linalg.inv(gt_poses[:-1])[:, :3, :3] @ gt_poses[1:, :3, :3])
+    pred_rel = Rotation.from_matrix(np.linalg.inv(pred_poses[:-1])[:, :3, :3]
+                                    @ pred_poses[1:, :3, :3])
+    error = np.degrees((gt_rel.inv() * pred_rel).magnitude())
+    g, p = gt_rel.as_rotvec(), pred_rel.as_rotvec()
+    denominator = float(np.sum(g * g))
+    return {'rotation_error_deg': float(error.mean()),
+            'rotation_gain': float(np.sum(p * g) / denominator) if denominator > 0 else
+            float('nan')}
+
+
 def evaluate_trajectory(gt_poses: np.ndarray, pred_poses: np.ndarray,
                         snippet: int = 5) -> Dict[str, object]:
     """Snippet ATE (mean, std) and the similarity-aligned full trajectory.
@@ -86,8 +116,8 @@ def evaluate_trajectory(gt_poses: np.ndarray, pred_poses: np.ndarray,
 
     Returns:
         ``ate_mean``, ``ate_std``, ``snippets``, ``rmse_aligned`` (metres, after the
-        similarity alignment) and ``aligned`` (``(N, 3)`` predicted positions aligned to
-        the ground truth, for plots).
+        similarity alignment), the two figures of :func:`rotation_scores`, and ``aligned``
+        (``(N, 3)`` predicted positions aligned to the ground truth, for plots).
 
     """
     gt_poses = np.asarray(gt_poses)
@@ -110,5 +140,6 @@ def evaluate_trajectory(gt_poses: np.ndarray, pred_poses: np.ndarray,
         'snippets': len(errors),
         'rmse_aligned': float(np.sqrt(np.mean(
             np.sum((aligned - gt_poses[:, :3, 3]) ** 2, axis=1)))),
+        **rotation_scores(gt_poses, pred_poses),
         'aligned': aligned,
     }
