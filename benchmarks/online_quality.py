@@ -19,10 +19,10 @@ camera path through the rendered hall (:func:`mono_depth_ros.sim.scene.hall`: a 
 robot weaving gently, several seeds, and a handheld camera whose yaw wanders), it
 fine-tunes the shipped weights on the first frames exactly as ``test/test_online.py`` does
 and prints, side by side, the photometric error and the median-scaled depth error on the
-later frames before and after, with their ratios, and the rotation gain of the ego-motion
-network (1 is right, 0 never rotates). Writes ``results.json`` and ``depth.png`` (ground
-truth | before | after for one unseen frame per path) to ``--out``. About a minute per path
-on a 2-core CPU.
+later frames before and after, with their ratios, and the odometry on those frames: 5-frame
+ATE, frame-to-frame rotation error and rotation gain (1 is right, 0 never turns). Writes
+``results.json`` and ``depth.png`` (ground truth | before | after for one unseen frame per
+path) to ``--out``. About a minute per path on a 2-core CPU.
 """
 
 import argparse
@@ -82,7 +82,8 @@ def main(argv=None) -> None:
         rows.append({'path': name, 'swaps': result.trainer.swaps,
                      **{f'{key}_{when}': getattr(scores, key)
                         for when, scores in (('before', before), ('after', after))
-                        for key in ('reconstruction', 'abs_rel', 'rotation_gain')}})
+                        for key in ('reconstruction', 'abs_rel', 'ate', 'rotation_error_deg',
+                                    'rotation_gain')}})
         middle = (args.frames - args.train_frames) // 2
         truth = seq.depths[args.train_frames + middle]
         images.append(seq.images[args.train_frames + middle])
@@ -91,16 +92,17 @@ def main(argv=None) -> None:
         columns['after'].append(median_scaled(after.depths[middle], truth))
     print(f'\nshipped weights fine-tuned {args.steps} steps on frames 0-{args.train_frames - 1}'
           f' of each path; scores on frames {args.train_frames}-{args.frames - 1}')
-    print('| path | photometric before | after | ratio | abs_rel before | after | ratio '
-          '| rotation gain before | after |')
-    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    print('| path | photometric | ratio | abs_rel | ratio | ATE(5) m | rotation error deg '
+          '| rotation gain |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- |')
     for r in rows:
-        print(f"| {r['path']} | {r['reconstruction_before']:.3f} | "
-              f"{r['reconstruction_after']:.3f} | "
-              f"{r['reconstruction_after'] / r['reconstruction_before']:.3f} | "
-              f"{r['abs_rel_before']:.3f} | {r['abs_rel_after']:.3f} | "
-              f"{r['abs_rel_after'] / r['abs_rel_before']:.3f} | "
-              f"{r['rotation_gain_before']:.3f} | {r['rotation_gain_after']:.3f} |")
+        cells = [r['path']]
+        for key, ratio in (('reconstruction', True), ('abs_rel', True), ('ate', False),
+                           ('rotation_error_deg', False), ('rotation_gain', False)):
+            cells.append(f"{r[key + '_before']:.3f} -> {r[key + '_after']:.3f}")
+            if ratio:
+                cells.append(f"{r[key + '_after'] / r[key + '_before']:.3f}")
+        print('| ' + ' | '.join(cells) + ' |')
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / 'results.json').write_text(json.dumps({'args': vars(args), 'rows': rows}, indent=2))

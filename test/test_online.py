@@ -31,10 +31,8 @@ that a fix shows up.
 import math
 import time
 
-from mono_depth_ros.core.geometry import mat_to_pose_vec
 from mono_depth_ros.core.weights import read_weights
-from mono_depth_ros.evaluation.adaptation import (finetune_on_sequence, rotation_gain,
-                                                  sequence_scores)
+from mono_depth_ros.evaluation.adaptation import finetune_on_sequence, sequence_scores
 from mono_depth_ros.models import DEFAULT_WEIGHTS
 from mono_depth_ros.online import OnlineTrainer
 from mono_depth_ros.pipeline import DepthPipeline
@@ -93,29 +91,6 @@ def test_finetuning_lowers_depth_error_on_unseen_frames(adapted):
     assert adapted.after.abs_rel < 0.97 * adapted.before.abs_rel, adapted
 
 
-def test_rotation_gain_is_one_for_true_motion_and_zero_for_none(handheld_sequence):
-    """The gain's reference points, through a network that outputs a given motion."""
-    pipeline = DepthPipeline(str(DEFAULT_WEIGHTS))
-    poses = torch.from_numpy(handheld_sequence.poses)
-    truth = torch.stack([mat_to_pose_vec(torch.linalg.inv(poses[i + 1]) @ poses[i])
-                         for i in range(len(poses) - 1)]).float()
-
-    class Oracle(torch.nn.Module):
-        """The true motion times ``scale``, for the snippets starting at 0, 2, 4, ..."""
-
-        def __init__(self, scale):
-            super().__init__()
-            self.scale = scale
-
-        def forward(self, snippets):
-            starts = range(0, 2 * len(snippets), 2)
-            return self.scale * torch.stack([truth[s:s + 2] for s in starts])
-
-    for scale in (1.0, 0.0, 0.5):
-        pipeline.ego_net = Oracle(scale)
-        assert rotation_gain(pipeline, handheld_sequence) == pytest.approx(scale, abs=1e-5)
-
-
 def test_handheld_rotation_is_underestimated(adapted_handheld):
     """The cause of the handheld limit: the shipped network misses most of the rotation.
 
@@ -127,7 +102,7 @@ def test_handheld_rotation_is_underestimated(adapted_handheld):
 
 
 @pytest.mark.xfail(strict=True, reason='known limit: the shipped ego-motion network predicts '
-                   'a tenth of the handheld rotation (gain 0.08); fine-tuning lowers the '
+                   'a tenth of the handheld rotation (gain 0.09); fine-tuning lowers the '
                    'photometric error (0.713 -> 0.607) but raises abs_rel (0.233 -> 0.278)')
 def test_handheld_finetuning_lowers_depth_error(adapted_handheld):
     assert adapted_handheld.after.abs_rel < 0.97 * adapted_handheld.before.abs_rel

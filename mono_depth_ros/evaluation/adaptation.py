@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from mono_depth_ros.core.config import LossConfig
-from mono_depth_ros.core.geometry import mat_to_pose_vec
 from mono_depth_ros.core.losses import snippet_loss
 from mono_depth_ros.evaluation.depth import depth_metrics
-from mono_depth_ros.inference import frames_to_tensor, predict_depths
+from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
+from mono_depth_ros.inference import frames_to_tensor, pairwise_motions, predict_depths
 from mono_depth_ros.online import OnlineTrainer
 from mono_depth_ros.pipeline import DepthPipeline
 import numpy as np
 import torch
 
-__all__ = ['Adaptation', 'Scores', 'finetune_on_sequence', 'rotation_gain', 'sequence_scores']
+__all__ = ['Adaptation', 'Scores', 'finetune_on_sequence', 'sequence_scores']
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,19 @@ class Scores:
         reconstruction: mean photometric reconstruction term (no 3D term) over the 3-frame
             snippets.
         abs_rel: mean per-frame abs rel of median-scaled depth (no Garg crop, 80 m cap).
-        rotation_gain: see :func:`rotation_gain`.
+        ate: 5-frame snippet ATE (metres) of the chained ego-motion.
+        rotation_error_deg: mean frame-to-frame rotation error.
+        rotation_gain: least-squares gain of predicted on true frame-to-frame rotation
+            (1 is right, 0 never turns); see
+            :func:`~mono_depth_ros.evaluation.pose.rotation_scores`.
         depths: predicted depth per frame (network scale).
 
     """
 
     reconstruction: float
     abs_rel: float
+    ate: float
+    rotation_error_deg: float
     rotation_gain: float
     depths: List[np.ndarray] = field(repr=False)
 
@@ -63,28 +69,6 @@ class Adaptation:
     before: Scores
     after: Scores
     trainer: OnlineTrainer = field(repr=False)
-
-
-def rotation_gain(pipeline: DepthPipeline, seq, start: int = 0) -> float:
-    """Least-squares gain of predicted on true per-frame rotation vectors (1 is right).
-
-    ``sum(predicted . true) / sum(true . true)`` over the rotation parts ``(rx, ry, rz)`` of
-    the ego-motion of consecutive frames (from the snippets ``start, start + 2, ...``).
-    Scale-free, unlike translation; 0 for a network that never rotates.
-    """
-    images = torch.from_numpy(np.asarray(seq.images[start:])).permute(0, 3, 1, 2).float() / 255
-    poses = torch.from_numpy(np.asarray(seq.poses[start:], dtype=np.float64))
-    truth = torch.stack([mat_to_pose_vec(torch.linalg.inv(poses[i + 1]) @ poses[i])
-                         for i in range(len(poses) - 1)])[:, 3:].float()
-    snippets = torch.stack([images[i:i + 3] for i in range(0, len(images) - 2, 2)])
-    snippets = torch.nn.functional.interpolate(snippets.flatten(0, 1), size=pipeline.size,
-                                               mode='area').reshape(*snippets.shape[:3],
-                                                                    *pipeline.size)
-    with pipeline.lock, torch.no_grad():
-        pipeline.ego_net.eval()
-        predicted = pipeline.ego_net(snippets).reshape(-1, 6)[:, 3:]
-    truth = truth[:len(predicted)]
-    return float((predicted * truth).sum() / (truth ** 2).sum())
 
 
 def sequence_scores(pipeline: DepthPipeline, seq, start: int = 0) -> Scores:
@@ -101,10 +85,12 @@ def sequence_scores(pipeline: DepthPipeline, seq, start: int = 0) -> Scores:
                                  LossConfig(icp_weight=0.0))
             losses.append(terms['reconstruction'].item())
         depths = predict_depths(pipeline.depth_net, frames, pipeline.size)
+        motions = pairwise_motions(pipeline.ego_net, frames, pipeline.size)
     abs_rel = [depth_metrics(gt, pred, garg_crop=False)[0]['abs_rel']
                for gt, pred in zip(seq.depths[start:], depths)]
-    return Scores(float(np.mean(losses)), float(np.mean(abs_rel)),
-                  rotation_gain(pipeline, seq, start), depths)
+    trajectory = evaluate_trajectory(np.asarray(seq.poses[start:]), chain_motions(motions))
+    return Scores(float(np.mean(losses)), float(np.mean(abs_rel)), trajectory['ate_mean'],
+                  trajectory['rotation_error_deg'], trajectory['rotation_gain'], depths)
 
 
 def finetune_on_sequence(weights: str, seq, train_frames: int = 20, steps: int = 80,
