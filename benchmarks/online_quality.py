@@ -35,12 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 from mono_depth_ros.core.weights import read_weights  # noqa: E402, I100
 from mono_depth_ros.evaluation.adaptation import finetune_on_sequence  # noqa: E402
+from mono_depth_ros.evaluation.depth import depth_metrics  # noqa: E402
 from mono_depth_ros.evaluation.plots import save_depth_grid  # noqa: E402
 from mono_depth_ros.models import DEFAULT_WEIGHTS  # noqa: E402
 from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence  # noqa: E402
 from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory  # noqa: E402
 from mono_depth_ros.sim.scene import hall  # noqa: E402
-import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 
@@ -55,9 +55,8 @@ def paths(robot_seeds, handheld_seeds, frames):
 
 
 def median_scaled(prediction, truth):
-    """``prediction`` scaled so that its median matches the finite truth's."""
-    finite = np.isfinite(truth) & (truth > 0)
-    return prediction * np.median(truth[finite]) / np.median(prediction[finite])
+    """``prediction`` times the median scale the depth metrics use for this frame."""
+    return prediction * depth_metrics(truth, prediction, garg_crop=False)[1]
 
 
 def main(argv=None) -> None:

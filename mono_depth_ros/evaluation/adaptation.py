@@ -26,7 +26,7 @@ from typing import List, Optional
 
 from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.losses import snippet_loss
-from mono_depth_ros.evaluation.depth import depth_metrics
+from mono_depth_ros.evaluation.depth import evaluate_depths
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
 from mono_depth_ros.inference import frames_to_tensor, pairwise_motions, predict_depths
 from mono_depth_ros.online import OnlineTrainer
@@ -76,20 +76,20 @@ def sequence_scores(pipeline: DepthPipeline, seq, start: int = 0) -> Scores:
     frames = list(seq.images[start:])
     k = torch.as_tensor(seq.intrinsics, dtype=torch.float32)[None]
     images = frames_to_tensor(frames, pipeline.size)
+    photometric = LossConfig(icp_weight=0.0)
     losses = []
     with pipeline.lock, torch.no_grad():
         pipeline.depth_net.eval()
         pipeline.ego_net.eval()
         for i in range(len(frames) - 2):
             terms = snippet_loss(pipeline.depth_net, pipeline.ego_net, images[None, i:i + 3], k,
-                                 LossConfig(icp_weight=0.0))
+                                 photometric)
             losses.append(terms['reconstruction'].item())
         depths = predict_depths(pipeline.depth_net, frames, pipeline.size)
         motions = pairwise_motions(pipeline.ego_net, frames, pipeline.size)
-    abs_rel = [depth_metrics(gt, pred, garg_crop=False)[0]['abs_rel']
-               for gt, pred in zip(seq.depths[start:], depths)]
+    depth = evaluate_depths(zip(seq.depths[start:], depths), garg_crop=False)
     trajectory = evaluate_trajectory(np.asarray(seq.poses[start:]), chain_motions(motions))
-    return Scores(float(np.mean(losses)), float(np.mean(abs_rel)), trajectory['ate_mean'],
+    return Scores(float(np.mean(losses)), depth['abs_rel'], trajectory['ate_mean'],
                   trajectory['rotation_error_deg'], trajectory['rotation_gain'], depths)
 
 
