@@ -20,6 +20,7 @@ import os
 from setuptools import find_packages, setup
 
 package_name = 'mono_depth_ros'
+training_package = 'mono_depth_ros_training'
 
 
 def _files(pattern):
@@ -29,8 +30,14 @@ def _files(pattern):
 setup(
     name=package_name,
     version='0.1.0',
-    packages=find_packages(include=[package_name, package_name + '.*']),
-    package_data={package_name: ['models/*.safetensors']},
+    # Offline training lives in training/ (the design card's top level) and is installed
+    # as the package mono_depth_ros_training: a top-level "training" in site-packages
+    # would collide with any other project's.
+    packages=find_packages(include=[package_name, package_name + '.*'])
+    + [training_package],
+    package_dir={training_package: 'training'},
+    package_data={package_name: ['weights/*.safetensors'],
+                  training_package: ['configs/*.yaml']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -38,17 +45,20 @@ setup(
         ('share/' + package_name + '/config', _files('config/*')),
     ],
     install_requires=['setuptools'],
-    zip_safe=True,
+    zip_safe=False,
     maintainer='mono_depth_ros maintainers',
     maintainer_email='maintainers@mono-depth-ros.invalid',
     description='Self-supervised monocular depth and ego-motion (vid2depth) for ROS 2.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
-            'demo = mono_depth_ros.demo:main',
-            'depth_node = mono_depth_ros.node:main',
-            'replay = mono_depth_ros.replay:main',
+            'depth_node = mono_depth_ros.ros.node:main',
+            'replay = mono_depth_ros.ros.replay:main',
+            'demo = mono_depth_ros.ros.demo:main',
+            'train = mono_depth_ros_training.train:main',
+            'prepare_data = mono_depth_ros_training.prepare:main',
+            'evaluate = mono_depth_ros_training.evaluate:main',
+            'train_demo = mono_depth_ros_training.demo:main',
         ],
     },
 )

@@ -15,9 +15,9 @@
 
 """The paper's ablation on rendered data: full loss vs no 3D loss, no SSIM, no masks.
 
-Run ``python benchmarks/ablation.py`` from the repository root (``--help`` for the budget).
+Run ``python -m benchmarks.ablation`` from the repository root (``--help`` for the budget).
 It renders a training set and a separate test set (other streets; exact depth and poses),
-trains the compact networks (``config/compact.yaml``) from scratch once per variant with
+trains the compact networks (``training/configs/compact.yaml``) from scratch once per variant with
 the same seed, data order and budget, evaluates each on the test set (Eigen-protocol depth
 metrics, 5-frame ATE), and prints one table with the training throughput. Defaults take
 about 22 minutes on a 2-core CPU, plus about 15 to render the data once. Results land in
@@ -27,18 +27,16 @@ about 22 minutes on a 2-core CPU, plus about 15 to render the data once. Results
 import argparse
 import json
 from pathlib import Path
-import sys
 import time
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from mono_depth_ros.evaluation.depth import DEPTH_METRICS
+from mono_depth_ros_training.config import load_config
+from mono_depth_ros_training.evaluate import evaluate, format_table
+from mono_depth_ros_training.prepare import render_dataset
+from mono_depth_ros_training.train import train
+import torch
 
-from mono_depth_ros.evaluation.depth import DEPTH_METRICS  # noqa: E402, I100
-import torch  # noqa: E402
-from training.config import load_config  # noqa: E402
-from training.evaluate import evaluate, format_table  # noqa: E402
-from training.prepare import render_dataset  # noqa: E402
-from training.train import train  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 VARIANTS = {
     'full (with 3D loss)': [],
@@ -74,7 +72,7 @@ def main(argv=None) -> None:
         slug = name.split(' (')[0].replace(' ', '_')
         # The compact CPU configuration (the one that trains the shipped weights), with
         # one loss term switched off per variant.
-        config = load_config(ROOT / 'config' / 'compact.yaml', [
+        config = load_config('compact', [
             f'data.root={data / "prepared"}', f'model.height={h}', f'model.width={w}',
             f'optim.steps={args.steps}', f'output.folder={args.out / slug}',
             'output.checkpoint_every=1000000', 'output.tensorboard=false',

@@ -14,7 +14,7 @@
 
 """Benchmark: batched ICP on two 128x416 clouds, exact vs projective vs a scipy KD-tree ICP.
 
-Run ``python benchmarks/bench_icp.py`` (``--help`` for sizes). Each method runs in its own
+Run ``python -m benchmarks.bench_icp`` (``--help`` for sizes). Each method runs in its own
 process, so that its peak memory (resident set growth on the CPU, ``max_memory_allocated``
 on CUDA) is its own; all methods run in this one command and the table prints times and
 memory side by side, with ratios to the scipy reference and each method's disagreement
@@ -26,10 +26,11 @@ import multiprocessing as mp
 import resource
 import time
 
-from mono_depth_ros.core.geometry import depth_to_points, pose_vec_to_mat
+from benchmarks.references import reference_icp
+from mono_depth_ros.core.camera import depth_to_points
+from mono_depth_ros.core.geometry import pose_vec_to_mat
 from mono_depth_ros.core.icp import icp
 from mono_depth_ros.sim.scene import box, closed_room, look_transform, render, Scene
-from mono_depth_ros.testing import reference_icp
 import numpy as np
 import torch
 from tqdm import tqdm

@@ -15,7 +15,7 @@
 
 """What online fine-tuning costs inference: frame latency with and without the thread.
 
-Run ``python benchmarks/bench_online.py`` from the repository root (``--help`` for sizes).
+Run ``python -m benchmarks.bench_online`` from the repository root (``--help`` for sizes).
 One process renders a short car sequence, loads the shipped weights into one pipeline,
 times ``DepthPipeline.process`` on every frame with no training, then again while the
 fine-tuning thread runs at each requested duty cycle, and prints latency percentiles side by
@@ -26,20 +26,15 @@ a half on a 2-core CPU.
 """
 
 import argparse
-from pathlib import Path
-import sys
 import threading
 import time
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from mono_depth_ros.models import DEFAULT_WEIGHTS  # noqa: E402, I100
-from mono_depth_ros.online import OnlineTrainer  # noqa: E402
-from mono_depth_ros.pipeline import DepthPipeline  # noqa: E402
-from mono_depth_ros.sim.dataset import make_sequence  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from mono_depth_ros.runtime.online import OnlineTrainer
+from mono_depth_ros.runtime.pipeline import DepthPipeline
+from mono_depth_ros.sim.dataset import make_sequence
+from mono_depth_ros.weights import DEFAULT_WEIGHTS
+import numpy as np
+from tqdm import tqdm
 
 
 class TimedLock:
@@ -98,20 +93,21 @@ def main(argv=None) -> None:
     seq = make_sequence('car', args.frames, seed=7, height=h, width=w, supersample=1,
                         progress=False)
     pipeline = DepthPipeline(str(DEFAULT_WEIGHTS))
-    pipeline.lock = TimedLock()
+    pipeline.slot.lock = TimedLock()
     count = int(args.seconds * args.rate)
     latencies(pipeline, seq, args.frames, 1e3)  # warm-up
     rows = [('no fine-tuning', latencies(pipeline, seq, count, args.rate), 0, [])]
     for duty in tqdm(args.duty, desc='duty cycles'):
-        trainer = OnlineTrainer(pipeline, buffer_size=args.frames, swap_every=5, duty=duty)
+        trainer = OnlineTrainer(pipeline.slot, pipeline.metadata, buffer_size=args.frames,
+                                swap_every=5, duty=duty)
         latencies(pipeline, seq, args.frames, 1e3, trainer)  # fill the ring buffer
-        pipeline.lock.holds.clear()
+        pipeline.slot.lock.holds.clear()
         trainer.start()
         try:
             times = latencies(pipeline, seq, count, args.rate, trainer)
         finally:
             trainer.stop()
-        held = [s for name, s in pipeline.lock.holds if name == 'online_finetuning']
+        held = [s for name, s in pipeline.slot.lock.holds if name == 'online_finetuning']
         rows.append((f'fine-tuning, duty {duty:g}', times, trainer.steps, held))
     base = np.percentile(rows[0][1], 50)
     print(f'\nDepthPipeline.process on {h}x{w} frames at {args.rate:g} Hz, network input '

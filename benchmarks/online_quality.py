@@ -14,7 +14,7 @@
 
 """What online fine-tuning does to the shipped weights on a scene unlike their training data.
 
-Run ``python benchmarks/online_quality.py`` from the repository root (``--help``). For each
+Run ``python -m benchmarks.online_quality`` from the repository root (``--help``). For each
 camera path through the rendered hall (:func:`mono_depth_ros.sim.scene.hall`: a wheeled
 robot weaving gently, several seeds, and a handheld camera whose yaw wanders), it
 fine-tunes the shipped weights on the first frames exactly as ``test/test_online.py`` does
@@ -28,20 +28,18 @@ path) to ``--out``. About a minute per path on a 2-core CPU.
 import argparse
 import json
 from pathlib import Path
-import sys
+
+from benchmarks.adaptation import finetune_on_sequence
+from mono_depth_ros.core.weights import read_weights
+from mono_depth_ros.evaluation.depth import depth_metrics
+from mono_depth_ros.evaluation.plots import save_depth_grid
+from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence
+from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory
+from mono_depth_ros.sim.scene import hall
+from mono_depth_ros.weights import DEFAULT_WEIGHTS
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from mono_depth_ros.core.weights import read_weights  # noqa: E402, I100
-from mono_depth_ros.evaluation.adaptation import finetune_on_sequence  # noqa: E402
-from mono_depth_ros.evaluation.depth import depth_metrics  # noqa: E402
-from mono_depth_ros.evaluation.plots import save_depth_grid  # noqa: E402
-from mono_depth_ros.models import DEFAULT_WEIGHTS  # noqa: E402
-from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence  # noqa: E402
-from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory  # noqa: E402
-from mono_depth_ros.sim.scene import hall  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 
 def paths(robot_seeds, handheld_seeds, frames):

@@ -25,26 +25,25 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 
+# name, default, description of every launch argument but params_file
+ARGUMENTS = (
+    ('image', '/camera/image_raw', 'input image topic (sensor_msgs/Image)'),
+    ('camera_info', '/camera/camera_info', 'input camera_info topic'),
+    ('weights', '', 'weights file; empty = the shipped default'),
+    ('device', 'cpu', 'cpu or cuda'),
+    ('online_training', 'false', 'fine-tune on the incoming video'),
+    ('namespace', '', 'namespace of the node and its outputs'),
+    ('rviz', 'false', 'start RViz with config/depth.rviz'),
+)
+
+
 def generate_launch_description():
     """Build the launch description (arguments, the node, optionally RViz)."""
     share = get_package_share_directory('mono_depth_ros')
-    args = [
-        DeclareLaunchArgument('params_file', default_value=os.path.join(
-            share, 'config', 'depth.yaml'), description='YAML parameters of depth_node'),
-        DeclareLaunchArgument('image', default_value='/camera/image_raw',
-                              description='input image topic (sensor_msgs/Image)'),
-        DeclareLaunchArgument('camera_info', default_value='/camera/camera_info',
-                              description='input camera_info topic'),
-        DeclareLaunchArgument('weights', default_value='',
-                              description='weights file; empty = the shipped default'),
-        DeclareLaunchArgument('device', default_value='cpu', description='cpu or cuda'),
-        DeclareLaunchArgument('online_training', default_value='false',
-                              description='fine-tune on the incoming video'),
-        DeclareLaunchArgument('namespace', default_value='',
-                              description='namespace of the node and its outputs'),
-        DeclareLaunchArgument('rviz', default_value='false',
-                              description='start RViz with config/depth.rviz'),
-    ]
+    args = [DeclareLaunchArgument('params_file', default_value=os.path.join(
+        share, 'config', 'depth.yaml'), description='YAML parameters of depth_node')]
+    args += [DeclareLaunchArgument(name, default_value=default, description=text)
+             for name, default, text in ARGUMENTS]
     node = Node(
         package='mono_depth_ros', executable='depth_node', name='depth_node',
         namespace=LaunchConfiguration('namespace'), output='screen',

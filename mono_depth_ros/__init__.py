@@ -14,7 +14,17 @@
 
 """Self-supervised monocular depth and ego-motion (vid2depth) for ROS 2.
 
-``mono_depth_ros.core`` is the learning library (pure torch, no ROS imports).
+Layers, each importing only those before it:
+
+- ``core``: the learning library (camera, geometry, ICP, losses, networks, the training
+  step, weights I/O; pure torch, no ROS);
+- ``data`` (loaders, message-shaped arrays), ``evaluation`` (metrics, plots), ``sim``
+  (rendered scenes and sequences);
+- ``runtime``: the running camera (pipeline, scale, odometry, online fine-tuning);
+- ``ros``: the node, its messages, bag replay and the main job.
+
+``weights`` holds the shipped default weights. Offline training is the separate package
+``mono_depth_ros_training`` (the repository's ``training/`` folder).
 """
 
 __version__ = '0.1.0'

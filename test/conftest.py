@@ -91,9 +91,24 @@ def car_sequence():
 @pytest.fixture(scope='session')
 def tiny_dataset(tmp_path_factory):
     """Render a dataset in the real formats and prepare 32x104 snippets."""
-    from training.prepare import render_dataset
+    from mono_depth_ros_training.prepare import render_dataset
 
     root = tmp_path_factory.mktemp('data')
     render_dataset(root, (32, 104), train_sequences=2, frames=16, test_sequences=1,
                    test_frames=8, seed=5, supersample=1)
     return root
+
+
+@pytest.fixture(scope='module')
+def weights(tmp_path_factory):
+    """Save random compact networks at 32x104 (a stand-in for trained weights)."""
+    from mono_depth_ros.core.config import ModelConfig
+    from mono_depth_ros.core.networks import build_networks
+    from mono_depth_ros.core.weights import save_networks
+
+    torch.manual_seed(0)
+    config = ModelConfig(height=32, width=104, depth_width=0.125, egomotion_width=0.125)
+    depth_net, ego_net = build_networks(config)
+    path = tmp_path_factory.mktemp('w') / 'w.safetensors'
+    save_networks(path, depth_net.eval(), ego_net.eval(), config)
+    return path

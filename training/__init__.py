@@ -12,11 +12,18 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
+"""Offline training, data preparation and evaluation (installed as ``mono_depth_ros_training``).
 
-"""Offline training, data preparation and evaluation (run from a source checkout).
+- ``prepare_data`` / ``python -m mono_depth_ros_training.prepare``: render a dataset, or
+  prepare snippets from KITTI raw, a video / image folder, or a rosbag2;
+- ``train`` / ``python -m mono_depth_ros_training.train``: train (one process, or several
+  through ``torchrun``);
+- ``evaluate`` / ``python -m mono_depth_ros_training.evaluate``: the depth and ego-motion
+  protocols on a test set;
+- ``train_demo`` / ``python -m mono_depth_ros_training.demo``: a few-minute training demo.
 
-- ``python -m training.prepare``: render a dataset, or prepare snippets from KITTI raw, a
-  video / image folder, or a rosbag2;
-- ``python -m training.train``: train (one process, or several through ``torchrun``);
-- ``python -m training.evaluate``: the depth and ego-motion protocols on a test set.
+The shipped configurations are in ``configs/`` (package data).
+
+May import: :mod:`mono_depth_ros` (core, data, evaluation, sim), never its ``ros`` or
+``runtime`` packages.
 """

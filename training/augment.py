@@ -19,16 +19,19 @@ Every frame of a snippet gets the same random gamma, brightness and per-channel 
 factor, and the same zoom (scale by ``[1, 1.15]`` then crop back to the input size at a
 random offset); the intrinsics follow the zoom and the crop. Random numbers come from an
 explicit generator, so a run (and a resumed or distributed run) draws the same ones.
+
+May import: :mod:`mono_depth_ros` (core, data, evaluation, sim) and this package; never
+``runtime`` or ``ros``.
 """
 
 from __future__ import annotations
 
 from typing import Tuple
 
+from mono_depth_ros.core.camera import crop_intrinsics, resize_intrinsics
+from mono_depth_ros_training.config import AugmentConfig
 import torch
 import torch.nn.functional as F
-
-from training.config import AugmentConfig
 
 __all__ = ['augment_batch']
 
@@ -62,7 +65,7 @@ def augment_batch(images: torch.Tensor, intrinsics: torch.Tensor, params: dict
     out_images, out_k = [], []
     for i in range(b):
         frames = images[i]
-        k = intrinsics[i].clone()
+        k = intrinsics[i]
         zoom = float(params['zoom'][i])
         if zoom > 1.0:
             nh, nw = int(round(h * zoom)), int(round(w * zoom))
@@ -70,11 +73,7 @@ def augment_batch(images: torch.Tensor, intrinsics: torch.Tensor, params: dict
             oy = int(float(params['offset'][i, 0]) * (nh - h + 1 - 1e-6))
             ox = int(float(params['offset'][i, 1]) * (nw - w + 1 - 1e-6))
             frames = big[..., oy:oy + h, ox:ox + w]
-            sx, sy = nw / w, nh / h
-            k[0, 0] *= sx
-            k[1, 1] *= sy
-            k[0, 2] = (k[0, 2] + 0.5) * sx - 0.5 - ox
-            k[1, 2] = (k[1, 2] + 0.5) * sy - 0.5 - oy
+            k = crop_intrinsics(resize_intrinsics(k, (h, w), (nh, nw)), ox, oy)
         frames = frames.clamp(0, 1) ** params['gamma'][i]
         frames = frames * params['brightness'][i] * params['colour'][i].view(1, 3, 1, 1)
         out_images.append(frames.clamp(0, 1))

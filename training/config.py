@@ -13,7 +13,10 @@
 # limitations under the License.
 
 
-"""The typed training configuration: YAML plus ``section.key=value`` overrides."""
+"""The typed training configuration: YAML plus ``section.key=value`` overrides.
+
+May import: :mod:`mono_depth_ros.core.config` and PyYAML.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +27,11 @@ from typing import Any, Dict, Sequence, Tuple, Union
 from mono_depth_ros.core.config import from_dict, LossConfig, ModelConfig
 import yaml
 
-__all__ = ['AugmentConfig', 'DataConfig', 'OptimConfig', 'OutputConfig', 'TrainConfig',
-           'load_config']
+__all__ = ['CONFIG_DIR', 'AugmentConfig', 'DataConfig', 'OptimConfig', 'OutputConfig',
+           'TrainConfig', 'config_path', 'load_config']
+
+#: the shipped training configurations (``train.yaml``: the paper's; ``compact.yaml``)
+CONFIG_DIR = Path(__file__).resolve().parent / 'configs'
 
 
 @dataclass(frozen=True)
@@ -137,10 +143,32 @@ def config_from_dict(raw: Dict[str, Any]) -> TrainConfig:
     return TrainConfig(**parts)
 
 
+def config_path(name: Union[str, Path]) -> Path:
+    """Find a YAML file by path, or a shipped configuration by name (``'train'``).
+
+    Raises:
+        FileNotFoundError: neither a file nor a shipped configuration; lists the names.
+
+    """
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = CONFIG_DIR / (path.name if path.suffix == '.yaml' else path.name + '.yaml')
+    if shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in CONFIG_DIR.glob('*.yaml'))
+    raise FileNotFoundError(f'{name}: no such configuration file, and not a shipped '
+                            f'configuration (shipped: {names})')
+
+
 def load_config(path: Union[str, Path, None], overrides: Sequence[str] = ()) -> TrainConfig:
-    """Read a YAML file (or the defaults when ``path`` is None) and apply overrides."""
+    """Read a YAML file or shipped configuration (see :func:`config_path`), apply overrides.
+
+    With ``path`` None the dataclass defaults are used.
+    """
     raw: Dict[str, Any] = {}
     if path is not None:
+        path = config_path(path)
         with open(path) as handle:
             raw = yaml.safe_load(handle) or {}
         if not isinstance(raw, dict):

@@ -19,6 +19,9 @@ One process per GPU (NCCL) or several CPU processes (gloo). Batch-norm statistic
 computed over the global batch, so a run on ``W`` processes with ``B / W`` snippets each
 matches one process with ``B``: on CUDA with torch's ``SyncBatchNorm``, on the CPU (which
 ``SyncBatchNorm`` does not support) with :class:`GlobalBatchNorm2d`.
+
+May import: :mod:`mono_depth_ros` (core, data, evaluation, sim) and this package; never
+``runtime`` or ``ros``.
 """
 
 from __future__ import annotations

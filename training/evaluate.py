@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""Evaluation with the community's protocols: ``python -m training.evaluate``.
+"""Evaluation with the community's protocols: ``python -m mono_depth_ros_training.evaluate``.
 
 - Depth on a KITTI-raw-layout test split (Eigen list; ground truth as the KITTI depth
   benchmark stores it): Garg crop, 80 m cap, per-image median scaling, the seven metrics;
@@ -23,6 +23,9 @@
 
 Prints a table, writes ``metrics.json``, ``depth.png`` (input | truth | prediction) and
 ``trajectory_NN.png``.
+
+May import: :mod:`mono_depth_ros` (core, data, evaluation, sim) and this package; never
+``runtime`` or ``ros``.
 """
 
 from __future__ import annotations
@@ -32,13 +35,13 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from mono_depth_ros.core.inference import pairwise_motions, predict_depths
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.data.kitti import (eigen_test_frames, KittiDrive, odometry_frames,
                                        read_odometry_poses, read_png)
-from mono_depth_ros.evaluation.depth import DEPTH_METRICS, evaluate_depths
+from mono_depth_ros.evaluation.depth import DEPTH_METRICS, evaluate_depths, resize_depth
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
-from mono_depth_ros.inference import pairwise_motions, predict_depths
 import numpy as np
 from tqdm import tqdm
 
@@ -67,8 +70,7 @@ def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
         idx = np.linspace(0, len(images) - 1, min(4, len(images))).round().astype(int)
         scaled = []
         for i in idx:
-            from mono_depth_ros.evaluation.depth import _resize
-            p = _resize(preds[i], gts[i].shape)
+            p = resize_depth(preds[i], gts[i].shape)
             valid = np.isfinite(gts[i])
             scaled.append(p * np.median(gts[i][valid]) / np.median(p[valid]))
         save_depth_grid(pictures, [images[i] for i in idx],

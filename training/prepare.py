@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""Data preparation: ``python -m training.prepare {render,kitti,video,bag} ...``.
+"""Data preparation: ``python -m mono_depth_ros_training.prepare {render,kitti,video,bag} ...``.
 
 - ``render``: render car and handheld sequences with exact ground truth and write them in
   the real formats (KITTI raw drives with depth, an Eigen-style test list, KITTI odometry
@@ -23,6 +23,9 @@
 - ``video``: snippets from a video file or image folder (intrinsics given or guessed from a
   field of view);
 - ``bag``: snippets from a rosbag2 image topic with camera_info (or a field of view).
+
+May import: :mod:`mono_depth_ros` (core, data, evaluation, sim) and this package; never
+``runtime`` or ``ros``.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ import json
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from mono_depth_ros.core.camera import intrinsics_from_fov, intrinsics_matrix
 from mono_depth_ros.data.bag import read_camera_bag
 from mono_depth_ros.data.errors import DataError
 from mono_depth_ros.data.kitti import eigen_test_frames, KittiDrive
 from mono_depth_ros.data.snippets import prepare_snippets, write_split
-from mono_depth_ros.data.video import intrinsics_from_fov, read_frames
+from mono_depth_ros.data.video import read_frames
 from mono_depth_ros.sim.dataset import (make_sequence, write_bag, write_kitti_odometry,
                                         write_kitti_raw, write_video)
 import numpy as np
@@ -180,7 +184,7 @@ def _prepare_frames(args: argparse.Namespace) -> dict:
     h0, w0 = frames[0].shape[:2]
     if args.intrinsics:
         fx, fy, cx, cy = (float(v) for v in args.intrinsics.split(','))
-        k = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+        k = intrinsics_matrix(fx, fy, cx, cy)
     elif args.fov:
         k = intrinsics_from_fov(w0, h0, args.fov)
     if k is None:

@@ -13,39 +13,46 @@
 # limitations under the License.
 
 
-"""Offline training: ``python -m training.train --config config/train.yaml [key=value ...]``.
+"""Offline training: ``python -m mono_depth_ros_training.train --config train [k=v ...]``.
 
-One process, or several through ``torchrun --nproc_per_node N -m training.train ...``
-(gloo on CPU, NCCL on GPUs; the global batch ``optim.batch_size`` is split among them and
-batch norm uses global statistics, so the result matches one process). Every step ``t``
+One process, or several through
+``torchrun --nproc_per_node N -m mono_depth_ros_training.train ...`` (gloo on CPU, NCCL on
+GPUs; the global batch ``optim.batch_size`` is split among them and batch norm uses global
+statistics, so the result matches one process). Every step ``t``
 draws its snippets and augmentations from a generator seeded by ``(seed, t)``: a resumed
 run continues exactly as an uninterrupted one would.
 
 Writes to ``output.folder``: ``checkpoint.safetensors`` (networks, Adam state, RNG-free step
 counter; written atomically), ``weights.safetensors`` (the deployable networks, exported at
 the end), ``tb/`` (TensorBoard scalars and images), ``history.json``.
+
+May import: :mod:`mono_depth_ros` (core, data, evaluation, sim) and this package; never
+``runtime`` or ``ros``.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 import json
 from pathlib import Path
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from mono_depth_ros.core.geometry import inverse_warp, pixel_grid, pose_vec_to_mat
+from mono_depth_ros.core.camera import pixel_grid
+from mono_depth_ros.core.config import from_dict, ModelConfig
+from mono_depth_ros.core.geometry import inverse_warp, pose_vec_to_mat
 from mono_depth_ros.core.losses import LOSS_TERMS, snippet_loss
-from mono_depth_ros.core.networks import build_networks
+from mono_depth_ros.core.networks import build_networks, disparity_to_depth
+from mono_depth_ros.core.step import StepResult, train_step
 from mono_depth_ros.core.weights import load_networks, read_weights, save_networks
 from mono_depth_ros.data.snippets import SnippetDataset
+from mono_depth_ros_training.augment import augment_batch, draw_parameters
+from mono_depth_ros_training.config import load_config, TrainConfig
+from mono_depth_ros_training.distributed import convert_batch_norm, is_main, setup, world
 import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
-
-from training.augment import augment_batch, draw_parameters
-from training.config import load_config, TrainConfig
-from training.distributed import convert_batch_norm, is_main, setup, world
 
 __all__ = ['StepBatches', 'load_checkpoint', 'main', 'save_checkpoint', 'train']
 
@@ -128,7 +135,7 @@ def _log_images(writer, step: int, images: torch.Tensor, intrinsics: torch.Tenso
     with torch.no_grad():
         disp = terms['disparities'][0][0].detach().cpu()  # (S, 1, H, W)
         h, w = disp.shape[-2:]
-        depth = 1.0 / disp
+        depth = disparity_to_depth(disp)
         src_T_tgt = pose_vec_to_mat(terms['egomotion'][:1, 0].detach().cpu())
         warped, mask = inverse_warp(images[:1, 1].cpu(), depth[:1],
                                     src_T_tgt, intrinsics[:1].cpu(),
@@ -163,6 +170,130 @@ def _validation_loss(depth_net, ego_net, config: TrainConfig, device: str,
     return sum(values) / len(values) if values else None
 
 
+@dataclass
+class _Run:
+    """The objects of one training run (built by :func:`_build`)."""
+
+    config: TrainConfig
+    device: str
+    rank: int
+    world_size: int
+    depth_net: torch.nn.Module
+    ego_net: torch.nn.Module
+    models: Tuple[torch.nn.Module, torch.nn.Module]
+    optimiser: torch.optim.Optimizer
+    start: int
+    history: List[Dict[str, float]]
+
+
+def _build(config: TrainConfig, device: str, resume: Optional[str]) -> _Run:
+    """Build the networks (DDP-wrapped with several processes), Adam, the resumed state."""
+    rank, world_size = setup(device)
+    if device.startswith('cuda') and world_size > 1:
+        device = f'cuda:{rank % torch.cuda.device_count()}'
+    torch.manual_seed(config.optim.seed)
+    depth_net, ego_net = build_networks(config.model)
+    if world_size > 1:
+        # Before the optimiser is built: the swap must keep the parameters it will hold.
+        depth_net = convert_batch_norm(depth_net, device)
+        ego_net = convert_batch_norm(ego_net, device)
+    depth_net.to(device).train()
+    ego_net.to(device).train()
+    params = list(depth_net.parameters()) + list(ego_net.parameters())
+    optimiser = torch.optim.Adam(params, lr=config.optim.lr,
+                                 betas=(config.optim.beta1, 0.999), eps=config.optim.eps)
+    out = Path(config.output.folder)
+    start, history = 0, []
+    if resume == 'auto':
+        resume = str(out / CHECKPOINT) if (out / CHECKPOINT).is_file() else None
+    if resume:
+        start, history = load_checkpoint(Path(resume), depth_net, ego_net, optimiser, config)
+    models: Tuple[torch.nn.Module, torch.nn.Module] = (depth_net, ego_net)
+    if world_size > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        models = (DDP(depth_net), DDP(ego_net))
+    return _Run(config, device, rank, world_size, depth_net, ego_net, models, optimiser,
+                start, history)
+
+
+def _all_finite(finite: bool) -> bool:
+    """Return whether the loss is finite on every process (all skip a step, or none)."""
+    flag = torch.tensor(float(finite))
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+    return bool(flag.item() >= 1)
+
+
+def _batch(run: _Run, step: int, batch: Dict[str, torch.Tensor]
+           ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Return this process's images and intrinsics of ``step``, augmented as configured."""
+    config = run.config
+    images, k = batch['images'], batch['intrinsics']
+    if config.augment.enabled:
+        per = config.optim.batch_size // run.world_size
+        params = draw_parameters(config.augment, config.optim.batch_size,
+                                 step_generator(config.optim.seed + 7, step))
+        mine = {n: v[run.rank * per:(run.rank + 1) * per] for n, v in params.items()}
+        images, k = augment_batch(images, k, mine)
+    return images.to(run.device), k.to(run.device)
+
+
+def _global_figures(run: _Run, result: StepResult) -> Dict[str, float]:
+    """Return the loss terms of the global batch (averaged over processes)."""
+    values = torch.tensor([result.figures()[name] for name in LOSS_TERMS])
+    if run.world_size > 1:
+        torch.distributed.all_reduce(values)
+        values /= run.world_size
+    return dict(zip(LOSS_TERMS, values.tolist()))
+
+
+def _loop(run: _Run, end: int, writer, progress: bool) -> None:
+    """Train steps ``run.start .. end - 1`` (logging, checkpoints, validation)."""
+    config = run.config
+    data = SnippetDataset(config.data.root, config.data.train_split, config.model.seq_length,
+                          (config.model.height, config.model.width))
+    sampler = StepBatches(len(data), config.optim.batch_size, end, config.optim.seed,
+                          run.start, run.rank, run.world_size)
+    loader = DataLoader(data, batch_sampler=sampler, num_workers=config.data.workers,
+                        persistent_workers=False)
+    bar = tqdm(loader, total=len(sampler), desc='training',
+               disable=not (progress and is_main()))
+    skipped = 0
+    for step, batch in enumerate(bar, run.start):
+        images, k = _batch(run, step, batch)
+        result = train_step(*run.models, run.optimiser, images, k, config.loss,
+                            _all_finite if run.world_size > 1 else None)
+        if not result.applied:
+            skipped += 1
+            if skipped > 10:
+                raise FloatingPointError(f'step {step}: loss not finite in 10 steps in a '
+                                         'row; stopping (last checkpoint is intact)')
+            continue
+        skipped = 0
+        record = _global_figures(run, result)
+        run.history.append({'step': step, **record})
+        if is_main():
+            bar.set_postfix(loss=f'{record["total"]:.4f}')
+            _log(writer, step, record, images, k, result.terms, config)
+        if (step + 1) % config.output.checkpoint_every == 0 and is_main():
+            save_checkpoint(Path(config.output.folder) / CHECKPOINT, run.depth_net,
+                            run.ego_net, run.optimiser, config, step + 1, run.history)
+            val = _validation_loss(run.depth_net, run.ego_net, config, run.device)
+            if val is not None and writer:
+                writer.add_scalar('val/total', val, step)
+
+
+def _log(writer, step: int, record: Dict[str, float], images: torch.Tensor,
+         k: torch.Tensor, terms: Dict[str, Any], config: TrainConfig) -> None:
+    if writer is None:
+        return
+    if step % config.output.log_every == 0:
+        for name, value in record.items():
+            writer.add_scalar(f'loss/{name}', value, step)
+    if step % config.output.image_every == 0:
+        _log_images(writer, step, images, k, terms)
+
+
 def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None,
           progress: bool = True, stop_after: Optional[int] = None) -> Dict[str, Any]:
     """Train per ``config``; return a summary (final step, losses, frames/s, paths).
@@ -177,95 +308,21 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
             tests of resuming.
 
     """
-    rank, world_size = setup(device)
-    if device.startswith('cuda') and world_size > 1:
-        device = f'cuda:{rank % torch.cuda.device_count()}'
+    run = _build(config, device, resume)
     out = Path(config.output.folder)
-    torch.manual_seed(config.optim.seed)
-    depth_net, ego_net = build_networks(config.model)
-    if world_size > 1:
-        # Before the optimiser is built: the swap must keep the parameters it will hold.
-        depth_net = convert_batch_norm(depth_net, device)
-        ego_net = convert_batch_norm(ego_net, device)
-    depth_net.to(device).train()
-    ego_net.to(device).train()
-    params = list(depth_net.parameters()) + list(ego_net.parameters())
-    optimiser = torch.optim.Adam(params, lr=config.optim.lr,
-                                 betas=(config.optim.beta1, 0.999), eps=config.optim.eps)
-    start, history = 0, []
-    if resume == 'auto':
-        resume = str(out / CHECKPOINT) if (out / CHECKPOINT).is_file() else None
-    if resume:
-        start, history = load_checkpoint(Path(resume), depth_net, ego_net, optimiser, config)
-    models = (depth_net, ego_net)
-    if world_size > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        models = tuple(DDP(m) for m in models)
-    data = SnippetDataset(config.data.root, config.data.train_split, config.model.seq_length,
-                          (config.model.height, config.model.width))
     end = config.optim.steps if stop_after is None else min(config.optim.steps,
-                                                            start + stop_after)
-    sampler = StepBatches(len(data), config.optim.batch_size, end, config.optim.seed, start,
-                          rank, world_size)
-    loader = DataLoader(data, batch_sampler=sampler, num_workers=config.data.workers,
-                        persistent_workers=False)
+                                                            run.start + stop_after)
     writer = None
     if is_main() and config.output.tensorboard:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(out / 'tb'))
-    per = config.optim.batch_size // world_size
-    skipped = 0
     t0 = time.perf_counter()
-    step = start
-    bar = tqdm(loader, total=len(sampler), initial=0, desc='training',
-               disable=not (progress and is_main()))
-    for step, batch in enumerate(bar, start):
-        images, k = batch['images'].to(device), batch['intrinsics'].to(device)
-        if config.augment.enabled:
-            params = draw_parameters(config.augment, config.optim.batch_size,
-                                     step_generator(config.optim.seed + 7, step))
-            mine = {n: v[rank * per:(rank + 1) * per] for n, v in params.items()}
-            images, k = augment_batch(images.cpu(), k.cpu(), mine)
-            images, k = images.to(device), k.to(device)
-        terms = snippet_loss(models[0], models[1], images, k, config.loss)
-        finite = torch.isfinite(terms['total']).float()
-        if world_size > 1:
-            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
-        optimiser.zero_grad(set_to_none=True)
-        if finite.item() < 1:
-            skipped += 1
-            if skipped > 10:
-                raise FloatingPointError(f'step {step}: loss not finite in 10 steps in a '
-                                         'row; stopping (last checkpoint is intact)')
-            continue
-        skipped = 0
-        terms['total'].backward()
-        optimiser.step()
-        values = torch.stack([terms[name].detach().float().cpu() for name in LOSS_TERMS])
-        if world_size > 1:  # log the global batch's loss, not this process's share
-            torch.distributed.all_reduce(values)
-            values /= world_size
-        record = dict(zip(LOSS_TERMS, values.tolist()))
-        history.append({'step': step, **record})
-        if is_main():
-            bar.set_postfix(loss=f'{record["total"]:.4f}')
-            if writer and step % config.output.log_every == 0:
-                for name, value in record.items():
-                    writer.add_scalar(f'loss/{name}', value, step)
-            if writer and step % config.output.image_every == 0:
-                _log_images(writer, step, images, k, terms)
-        if (step + 1) % config.output.checkpoint_every == 0 and is_main():
-            save_checkpoint(out / CHECKPOINT, depth_net, ego_net, optimiser, config, step + 1,
-                            history)
-            val = _validation_loss(depth_net, ego_net, config, device)
-            if val is not None and writer:
-                writer.add_scalar('val/total', val, step)
-    steps_done = max(0, end - start)
+    _loop(run, end, writer, progress)
     seconds = time.perf_counter() - t0
-    final_step = end
+    history = run.history
+    steps_done = max(0, end - run.start)
     summary = {
-        'steps': final_step,
+        'steps': end,
         'steps_this_run': steps_done,
         'seconds': seconds,
         'frames_per_s': steps_done * config.optim.batch_size * config.model.seq_length
@@ -274,18 +331,18 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
         'loss_last_mean': (sum(h['total'] for h in history[-10:]) / min(10, len(history))
                            if history else None),
         'checkpoint': str(out / CHECKPOINT),
-        'weights': str(out / WEIGHTS) if final_step >= config.optim.steps else None,
+        'weights': str(out / WEIGHTS) if end >= config.optim.steps else None,
     }
     if is_main():
         out.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(out / CHECKPOINT, depth_net, ego_net, optimiser, config, final_step,
-                        history)
-        if final_step >= config.optim.steps:
+        save_checkpoint(out / CHECKPOINT, run.depth_net, run.ego_net, run.optimiser, config,
+                        end, history)
+        if end >= config.optim.steps:
             export(out / CHECKPOINT, out / WEIGHTS)
         (out / 'history.json').write_text(json.dumps(history))
         if writer:
             writer.close()
-    if world_size > 1:
+    if run.world_size > 1:
         torch.distributed.barrier()
     return summary
 
@@ -293,7 +350,6 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
 def export(checkpoint: Path, output: Path) -> Path:
     """Write the deployable networks (no optimiser state) from a checkpoint."""
     depth_net, ego_net, metadata = load_networks(checkpoint)
-    from mono_depth_ros.core.config import from_dict, ModelConfig
     model = from_dict(ModelConfig, metadata['model'], 'model')
     extra = {k: v for k, v in metadata['extra'].items() if k not in ('optimiser', 'history')}
     history = metadata['extra'].get('history') or []
@@ -307,7 +363,9 @@ def export(checkpoint: Path, output: Path) -> Path:
 def parse_args(argv=None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description='Train vid2depth (depth + ego-motion).')
-    parser.add_argument('--config', default='config/train.yaml', help='YAML configuration')
+    parser.add_argument('--config', default='train',
+                        help="YAML file, or a shipped configuration: 'train' (the paper's) or "
+                        "'compact'")
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--resume', default=None,
                         help="checkpoint to continue from, or 'auto' (the output folder's)")

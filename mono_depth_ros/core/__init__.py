@@ -17,6 +17,8 @@
 Nothing in this package imports ROS; it runs in any Python with torch. The ICP function
 itself is ``mono_depth_ros.core.icp.icp`` (not re-exported here, so that the name
 ``mono_depth_ros.core.icp`` stays the module).
+
+May import: torch, numpy, scipy, safetensors and other ``mono_depth_ros.core`` modules.
 """
 
 from mono_depth_ros.core.config import LossConfig, ModelConfig
@@ -25,17 +27,6 @@ from mono_depth_ros.core.losses import vid2depth_loss
 from mono_depth_ros.core.networks import build_networks, DispNet, EgoMotionNet
 from mono_depth_ros.core.weights import load_networks, save_networks, WeightsError
 
-__all__ = [
-    'DispNet',
-    'EgoMotionNet',
-    'ICPResult',
-    'LossConfig',
-    'ModelConfig',
-    'WeightsError',
-    'build_networks',
-    'icp_loss',
-    'kabsch',
-    'load_networks',
-    'save_networks',
-    'vid2depth_loss',
-]
+__all__ = ['DispNet', 'EgoMotionNet', 'ICPResult', 'LossConfig', 'ModelConfig', 'WeightsError',
+           'build_networks', 'icp_loss', 'kabsch', 'load_networks', 'save_networks',
+           'vid2depth_loss']

@@ -16,6 +16,8 @@
 
 Each configuration is a frozen dataclass that converts to and from a plain ``dict`` (for
 YAML files and for the weights' JSON metadata). Unknown keys are an error that names them.
+
+May import: torch, numpy, scipy, safetensors and other ``mono_depth_ros.core`` modules.
 """
 
 from __future__ import annotations
@@ -82,25 +84,21 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of the depth and ego-motion networks.
-
-    Attributes:
-        height: network input height in pixels (the paper: 128).
-        width: network input width in pixels (the paper: 416).
-        seq_length: frames per training snippet seen by the ego-motion network (3).
-        depth_width: channel multiplier of the depth network (1.0 = the paper's DispNet,
-            about 31.6 M parameters; 0.25 is the compact variant for CPU robots).
-        egomotion_width: channel multiplier of the ego-motion network.
-        batch_norm: batch normalisation after each hidden convolution (as the paper).
-
-    """
+    """Architecture of the depth and ego-motion networks (each field documented below)."""
 
     height: int = 128
+    """Network input height in pixels (the paper: 128)."""
     width: int = 416
+    """Network input width in pixels (the paper: 416)."""
     seq_length: int = 3
+    """Frames per training snippet seen by the ego-motion network (3)."""
     depth_width: float = 1.0
+    """Channel multiplier of the depth network (1.0 = the paper's DispNet, about 31.6 M
+    parameters; 0.25 is the compact variant for CPU robots)."""
     egomotion_width: float = 1.0
+    """Channel multiplier of the ego-motion network."""
     batch_norm: bool = True
+    """Batch normalisation after each hidden convolution (as the paper)."""
 
     def __post_init__(self) -> None:
         """Check the values."""

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Camera geometry: intrinsics per scale, depth to points, projection and inverse warping.
+"""Rigid-body geometry: pose vectors, transforms, projection and inverse warping.
 
 Conventions (used by every module of the package):
 
@@ -25,29 +25,30 @@ Conventions (used by every module of the package):
 * A 6-DoF pose vector is ``(tx, ty, tz, rx, ry, rz)``: translation, then Euler angles in
   radians with ``R = Rx(rx) @ Ry(ry) @ Rz(rz)`` (scipy's intrinsic ``'XYZ'``).
 * Batch size is never fixed anywhere: every function takes whatever batch it is given.
+
+The camera model (intrinsics, pixel grids, back-projection) is :mod:`mono_depth_ros.core.camera`.
+
+May import: torch and the core modules ``camera`` and ``checks``.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
-from mono_depth_ros.core._checks import check_shape
+from mono_depth_ros.core.camera import depth_to_points
+from mono_depth_ros.core.checks import check_shape
 import torch
 import torch.nn.functional as F
 
 __all__ = [
     'compose',
-    'depth_to_points',
     'euler_to_rotation',
-    'intrinsics_pyramid',
     'inverse_transform',
     'inverse_warp',
-    'pixel_grid',
     'pose_vec_to_mat',
     'mat_to_pose_vec',
     'project_points',
     'rotation_to_euler',
-    'scale_intrinsics',
     'transform_points',
     'validity_mask',
 ]
@@ -175,75 +176,6 @@ def transform_points(a_T_b: torch.Tensor, points_b: torch.Tensor) -> torch.Tenso
     return points_b @ a_T_b[:, :3, :3].transpose(1, 2) + a_T_b[:, None, :3, 3]
 
 
-def scale_intrinsics(intrinsics: torch.Tensor, sx: float, sy: float) -> torch.Tensor:
-    """Intrinsics of an image resized by ``(sx, sy)`` (new size / old size).
-
-    With pixel centres at integer coordinates, a resize maps ``u`` to
-    ``(u + 0.5) * sx - 0.5``, so the principal point moves by that rule and the focal lengths
-    scale by ``sx`` and ``sy``.
-
-    Args:
-        intrinsics: camera matrices ``K``, shape ``(*, 3, 3)``.
-        sx: horizontal scale factor.
-        sy: vertical scale factor.
-
-    Returns:
-        The resized image's camera matrices, shape ``(*, 3, 3)``.
-
-    """
-    check_shape(intrinsics, ('*', 3, 3), 'intrinsics')
-    out = intrinsics.clone()
-    out[..., 0, 0] = intrinsics[..., 0, 0] * sx
-    out[..., 0, 1] = intrinsics[..., 0, 1] * sx
-    out[..., 1, 1] = intrinsics[..., 1, 1] * sy
-    out[..., 0, 2] = (intrinsics[..., 0, 2] + 0.5) * sx - 0.5
-    out[..., 1, 2] = (intrinsics[..., 1, 2] + 0.5) * sy - 0.5
-    return out
-
-
-def intrinsics_pyramid(intrinsics: torch.Tensor, num_scales: int) -> List[torch.Tensor]:
-    """Intrinsics at scales ``1, 1/2, ..., 1/2**(num_scales - 1)`` (shapes ``(*, 3, 3)``)."""
-    return [scale_intrinsics(intrinsics, 0.5 ** s, 0.5 ** s) for s in range(num_scales)]
-
-
-def pixel_grid(height: int, width: int, dtype: torch.dtype = torch.float32,
-               device: Optional[torch.device] = None) -> torch.Tensor:
-    """Homogeneous pixel coordinates ``(u, v, 1)``, shape ``(1, 3, H, W)``.
-
-    Build it once and pass it to :func:`depth_to_points` to avoid rebuilding it per call.
-    """
-    v, u = torch.meshgrid(torch.arange(height, dtype=dtype, device=device),
-                          torch.arange(width, dtype=dtype, device=device), indexing='ij')
-    return torch.stack([u, v, torch.ones_like(u)], dim=0)[None]
-
-
-def depth_to_points(depth: torch.Tensor, intrinsics: torch.Tensor,
-                    grid: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Back-project a depth map (z along the optical axis) to camera-frame points.
-
-    Args:
-        depth: depth in metres, shape ``(B, 1, H, W)``.
-        intrinsics: camera matrices, shape ``(B, 3, 3)``.
-        grid: optional cached :func:`pixel_grid` of shape ``(1, 3, H, W)``.
-
-    Returns:
-        Points ``(x, y, z)`` in the camera frame, shape ``(B, 3, H, W)``.
-
-    Example:
-        >>> depth_to_points(torch.ones(1, 1, 4, 5), torch.eye(3)[None]).shape
-        torch.Size([1, 3, 4, 5])
-
-    """
-    check_shape(depth, ('B', 1, 'H', 'W'), 'depth')
-    check_shape(intrinsics, (depth.shape[0], 3, 3), 'intrinsics')
-    b, _, h, w = depth.shape
-    if grid is None:
-        grid = pixel_grid(h, w, depth.dtype, depth.device)
-    check_shape(grid, (1, 3, h, w), 'grid')
-    rays = torch.linalg.inv(intrinsics) @ grid.reshape(1, 3, h * w)
-    return (rays * depth.reshape(b, 1, h * w)).reshape(b, 3, h, w)
-
-
 def project_points(points: torch.Tensor, intrinsics: torch.Tensor
                    ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Project camera-frame points to pixel coordinates.
@@ -304,7 +236,8 @@ def inverse_warp(source_image: torch.Tensor, target_depth: torch.Tensor,
         target_depth: depth of the target view, shape ``(B, 1, H, W)``.
         source_T_target: transform from target to source camera, shape ``(B, 4, 4)``.
         intrinsics: camera matrices valid for this resolution, shape ``(B, 3, 3)``.
-        grid: optional cached :func:`pixel_grid`, shape ``(1, 3, H, W)``.
+        grid: optional cached :func:`~mono_depth_ros.core.camera.pixel_grid`, shape
+            ``(1, 3, H, W)``.
 
     Returns:
         ``(warped, mask)``: the reconstructed target, shape ``(B, C, H, W)``, and the validity

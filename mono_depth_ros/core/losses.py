@@ -23,18 +23,21 @@ Batch format (the only one in the package):
 * ``intrinsics``: camera matrices for ``H x W``, shape ``(B, 3, 3)``;
 * ``disparities``: per scale ``s`` (finest first) a tensor ``(B, S, 1, H_s, W_s)``;
 * ``egomotion``: ``(B, S - 1, 6)``; entry ``i`` maps camera ``i`` to camera ``i + 1``.
+
+May import: torch, numpy, scipy, safetensors and other ``mono_depth_ros.core`` modules.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
-from mono_depth_ros.core._checks import check_shape
+from mono_depth_ros.core.camera import depth_to_points, pixel_grid, resize_intrinsics
+from mono_depth_ros.core.checks import check_shape
 from mono_depth_ros.core.config import LossConfig
-from mono_depth_ros.core.geometry import (depth_to_points, inverse_transform, inverse_warp,
-                                          mat_to_pose_vec, pixel_grid, pose_vec_to_mat,
-                                          scale_intrinsics, transform_points)
+from mono_depth_ros.core.geometry import (inverse_transform, inverse_warp, mat_to_pose_vec,
+                                          pose_vec_to_mat, transform_points)
 from mono_depth_ros.core.icp import icp_loss
+from mono_depth_ros.core.networks import disparity_to_depth
 import torch
 import torch.nn.functional as F
 
@@ -138,66 +141,93 @@ def vid2depth_loss(images: torch.Tensor, intrinsics: torch.Tensor,
     for s, disp in enumerate(disparities):
         check_shape(disp, (b, seq, 1, 'H', 'W'), f'disparities[{s}]')
     sizes = [tuple(d.shape[-2:]) for d in disparities]
-    pyramid = _pyramid(images, sizes)
-    next_T_prev = pose_vec_to_mat(egomotion)  # (B, S - 1, 4, 4)
-    prev_T_next = inverse_transform(next_T_prev)
-    zero = images.new_zeros(())
-    terms = {name: zero for name in LOSS_TERMS[:-1]}
-    for s, (disp, imgs) in enumerate(zip(disparities, pyramid)):
-        hs, ws = sizes[s]
-        k = scale_intrinsics(intrinsics, ws / w, hs / h)
-        grid = pixel_grid(hs, ws, images.dtype, images.device)
-        depth = 1.0 / disp
-        for i in range(seq):
-            smooth_disp = disp[:, i]
-            if config.normalise_smoothness:
-                smooth_disp = smooth_disp / smooth_disp.mean((1, 2, 3), keepdim=True)
-            terms['smoothness'] = terms['smoothness'] + edge_aware_smoothness(
-                smooth_disp, imgs[:, i]) / 2 ** s
-        clouds = [depth_to_points(depth[:, i], k, grid).flatten(2).transpose(1, 2)
-                  for i in range(seq)]
-        icp_inputs = []
-        for i in range(seq - 1):
-            # Both directions: reconstruct frame ``tgt`` from frame ``src``. For the 3D term,
-            # tgt's cloud is moved into camera src and aligned to src's cloud by ICP.
-            for tgt, src, src_T_tgt, motion_vec in (
-                    (i, i + 1, next_T_prev[:, i], egomotion[:, i]),
-                    (i + 1, i, prev_T_next[:, i], None)):
-                warped, mask = inverse_warp(imgs[:, src], depth[:, tgt], src_T_tgt, k, grid)
-                if not config.use_masks:
-                    mask = torch.ones_like(mask)
-                target_img = imgs[:, tgt]
-                terms['reconstruction'] = terms['reconstruction'] + (
-                    (warped - target_img).abs() * mask).mean()
-                if config.ssim_weight > 0:
-                    ssim_mask = F.avg_pool2d(mask, 3, 1)
-                    terms['ssim'] = terms['ssim'] + (
-                        ssim_loss(warped, target_img) * ssim_mask).mean()
-                if config.icp_weight > 0:
-                    if motion_vec is None:
-                        motion_vec = mat_to_pose_vec(src_T_tgt)
-                    icp_inputs.append((transform_points(src_T_tgt, clouds[tgt]), motion_vec,
-                                       clouds[src], mask.flatten(1) > 0.5))
-        if icp_inputs:
-            # One batched ICP call per scale for every pair and direction: the mean over
-            # the stacked batch times the number of stacks equals the sum of the per-pair
-            # means.
-            moved, motion, target, valid = (torch.cat(parts) for parts in zip(*icp_inputs))
-            n = len(icp_inputs)
-            transform_loss, residual_loss, _ = icp_loss(
-                moved, motion, target, source_valid=valid,
-                iterations=config.icp_iterations,
-                max_correspondence_distance=config.icp_max_correspondence_distance,
-                association=config.icp_association,
-                intrinsics=k.repeat(n, 1, 1), image_size=(hs, ws),
-                chunk_size=config.icp_chunk_size, window=config.icp_window)
-            terms['icp_transform'] = terms['icp_transform'] + n * transform_loss / 2 ** s
-            terms['icp_residual'] = terms['icp_residual'] + n * residual_loss / 2 ** s
+    motions = _Motions(egomotion)
+    terms = {name: images.new_zeros(()) for name in LOSS_TERMS[:-1]}
+    for s, (disp, imgs) in enumerate(zip(disparities, _pyramid(images, sizes))):
+        k = resize_intrinsics(intrinsics, (h, w), sizes[s])
+        for name, value in _scale_terms(disp, imgs, k, motions, config).items():
+            weight = 1.0 if name in ('reconstruction', 'ssim') else 1.0 / 2 ** s
+            terms[name] = terms[name] + weight * value
     terms['total'] = (config.reconstruction_weight * terms['reconstruction']
                       + config.ssim_weight * terms['ssim']
                       + config.smoothness_weight * terms['smoothness']
                       + config.icp_weight * (terms['icp_transform'] + terms['icp_residual']))
     return terms
+
+
+class _Motions:
+    """``next_T_prev`` motions of a batch and their inverses, computed once per batch."""
+
+    def __init__(self, egomotion: torch.Tensor) -> None:
+        self.vectors = egomotion
+        self.next_T_prev = pose_vec_to_mat(egomotion)  # (B, S - 1, 4, 4)
+        self.prev_T_next = inverse_transform(self.next_T_prev)
+
+    def pairs(self, seq: int):
+        """Yield ``(tgt, src, src_T_tgt, motion vector or None)`` for both directions."""
+        for i in range(seq - 1):
+            yield i, i + 1, self.next_T_prev[:, i], self.vectors[:, i]
+            yield i + 1, i, self.prev_T_next[:, i], None
+
+
+def _scale_terms(disp: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor, motions: _Motions,
+                 config: LossConfig) -> Dict[str, torch.Tensor]:
+    """Compute the unweighted terms of one scale.
+
+    ``disp`` is ``(B, S, 1, h, w)``, ``imgs`` ``(B, S, 3, h, w)``, ``k`` ``(B, 3, 3)``.
+    """
+    seq, (hs, ws) = disp.shape[1], disp.shape[-2:]
+    grid = pixel_grid(hs, ws, imgs.dtype, imgs.device)
+    depth = disparity_to_depth(disp)
+    zero = imgs.new_zeros(())
+    out = {'reconstruction': zero, 'ssim': zero, 'smoothness': zero}
+    for i in range(seq):
+        smooth_disp = disp[:, i]
+        if config.normalise_smoothness:
+            smooth_disp = smooth_disp / smooth_disp.mean((1, 2, 3), keepdim=True)
+        out['smoothness'] = out['smoothness'] + edge_aware_smoothness(smooth_disp, imgs[:, i])
+    clouds = [depth_to_points(depth[:, i], k, grid).flatten(2).transpose(1, 2)
+              for i in range(seq)]
+    icp_inputs = []
+    # Both directions: reconstruct frame ``tgt`` from frame ``src``. For the 3D term, tgt's
+    # cloud is moved into camera src and aligned to src's cloud by ICP.
+    for tgt, src, src_T_tgt, motion_vec in motions.pairs(seq):
+        warped, mask = inverse_warp(imgs[:, src], depth[:, tgt], src_T_tgt, k, grid)
+        if not config.use_masks:
+            mask = torch.ones_like(mask)
+        target_img = imgs[:, tgt]
+        out['reconstruction'] = out['reconstruction'] + (
+            (warped - target_img).abs() * mask).mean()
+        if config.ssim_weight > 0:
+            out['ssim'] = out['ssim'] + (
+                ssim_loss(warped, target_img) * F.avg_pool2d(mask, 3, 1)).mean()
+        if config.icp_weight > 0:
+            if motion_vec is None:
+                motion_vec = mat_to_pose_vec(src_T_tgt)
+            icp_inputs.append((transform_points(src_T_tgt, clouds[tgt]), motion_vec,
+                               clouds[src], mask.flatten(1) > 0.5))
+    out['icp_transform'], out['icp_residual'] = _icp_terms(icp_inputs, k, (hs, ws), config,
+                                                           zero)
+    return out
+
+
+def _icp_terms(icp_inputs: list, k: torch.Tensor, size: Tuple[int, int], config: LossConfig,
+               zero: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """One batched ICP call for every pair and direction of a scale.
+
+    The mean over the stacked batch times the number of stacks equals the sum of the
+    per-pair means.
+    """
+    if not icp_inputs:
+        return zero, zero
+    moved, motion, target, valid = (torch.cat(parts) for parts in zip(*icp_inputs))
+    n = len(icp_inputs)
+    transform_loss, residual_loss, _ = icp_loss(
+        moved, motion, target, source_valid=valid, iterations=config.icp_iterations,
+        max_correspondence_distance=config.icp_max_correspondence_distance,
+        association=config.icp_association, intrinsics=k.repeat(n, 1, 1), image_size=size,
+        chunk_size=config.icp_chunk_size, window=config.icp_window)
+    return n * transform_loss, n * residual_loss
 
 
 def snippet_loss(depth_net: torch.nn.Module, egomotion_net: torch.nn.Module,

@@ -17,13 +17,15 @@
 Images enter both networks as ``float`` tensors in ``[0, 1]``. Batch norm follows every
 hidden convolution (as in the paper); call ``.eval()`` for inference so that it uses its
 running statistics - the networks never look at ``training`` anywhere else.
+
+May import: torch, numpy, scipy, safetensors and other ``mono_depth_ros.core`` modules.
 """
 
 from __future__ import annotations
 
 from typing import List, Tuple
 
-from mono_depth_ros.core._checks import check_shape
+from mono_depth_ros.core.checks import check_shape
 from mono_depth_ros.core.config import ModelConfig
 import torch
 from torch import nn

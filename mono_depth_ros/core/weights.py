@@ -19,6 +19,8 @@ A weights file is one ``.safetensors`` file. Tensor names are prefixed by networ
 ``mono_depth_ros``, a JSON document with the format version, the architecture
 (:class:`~mono_depth_ros.core.config.ModelConfig`), the input size, the training
 configuration and a SHA-256 of the tensor data, so that corruption is caught on load.
+
+May import: torch, numpy, scipy, safetensors and other ``mono_depth_ros.core`` modules.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ Nothing here imports ROS: image messages are read through their attributes (``en
 ``height``, ``width``, ``step``, ``data``), which rclpy messages and the ``rosbags``
 library's messages share. Every loader raises :class:`DataError` naming the file and what
 is wrong with it.
+
+May import: numpy, torch, Pillow, PyAV, rosbags, :mod:`mono_depth_ros.core` and other ``data``
+modules (never ROS).
 """
 
 from mono_depth_ros.data.errors import DataError

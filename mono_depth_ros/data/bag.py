@@ -18,6 +18,9 @@
 :func:`read_camera_bag` yields the frames of an image topic (sensor_msgs/Image in any
 supported encoding, or CompressedImage) with the latest camera_info's intrinsics and
 optional ground truth (a depth image topic, odometry poses).
+
+May import: numpy, torch, Pillow, PyAV, rosbags, :mod:`mono_depth_ros.core` and other ``data``
+modules (never ROS).
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Union
 
+from mono_depth_ros.core.rotation import pose_from_quaternion
 from mono_depth_ros.data.errors import DataError
-from mono_depth_ros.data.images import compressed_to_rgb, depth_from_message, rgb_from_message
+from mono_depth_ros.data.messages import (compressed_to_rgb, depth_from_message,
+                                          rgb_from_message, stamp_to_ns)
 import numpy as np
 
 __all__ = ['BagFrame', 'bag_topics', 'odometry_poses', 'read_camera_bag']
@@ -74,10 +79,6 @@ def bag_topics(path: PathLike) -> Dict[str, str]:
         return {c.topic: c.msgtype for c in reader.connections}
 
 
-def _stamp(msg) -> int:
-    return int(msg.header.stamp.sec) * 10**9 + int(msg.header.stamp.nanosec)
-
-
 def read_camera_bag(path: PathLike, image_topic: str, info_topic: Optional[str] = None,
                     depth_topic: Optional[str] = None) -> Iterator[BagFrame]:
     """Yield the frames of ``image_topic`` in bag order (see :class:`BagFrame`).
@@ -109,11 +110,11 @@ def read_camera_bag(path: PathLike, image_topic: str, info_topic: Optional[str] 
             if conn.topic == info_topic:
                 intrinsics = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
             elif conn.topic == depth_topic:
-                depths[_stamp(msg)] = depth_from_message(msg, where)
+                depths[stamp_to_ns(msg.header.stamp)] = depth_from_message(msg, where)
             else:
                 image = (compressed_to_rgb(msg, where) if conn.msgtype == _COMPRESSED
                          else rgb_from_message(msg, where))
-                pending.append(BagFrame(_stamp(msg), image, intrinsics))
+                pending.append(BagFrame(stamp_to_ns(msg.header.stamp), image, intrinsics))
             # Depth for a frame may come just after the image with the same stamp.
             while pending and (depth_topic is None or pending[0].stamp_ns in depths
                                or len(pending) > 4):
@@ -127,8 +128,6 @@ def read_camera_bag(path: PathLike, image_topic: str, info_topic: Optional[str] 
 
 def odometry_poses(path: PathLike, topic: str) -> Dict[int, np.ndarray]:
     """Read nav_msgs/Odometry poses: ``{stamp_ns: (4, 4) parent_T_child}``."""
-    from scipy.spatial.transform import Rotation
-
     out = {}
     with _reader(path) as reader:
         conns = [c for c in reader.connections if c.topic == topic]
@@ -137,8 +136,6 @@ def odometry_poses(path: PathLike, topic: str) -> Dict[int, np.ndarray]:
         for conn, _, raw in reader.messages(connections=conns):
             msg = reader.deserialize(raw, conn.msgtype)
             p, q = msg.pose.pose.position, msg.pose.pose.orientation
-            pose = np.eye(4)
-            pose[:3, :3] = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
-            pose[:3, 3] = [p.x, p.y, p.z]
-            out[_stamp(msg)] = pose
+            out[stamp_to_ns(msg.header.stamp)] = pose_from_quaternion(
+                [p.x, p.y, p.z], [q.x, q.y, q.z, q.w], f'{path} [{topic}]')
     return out

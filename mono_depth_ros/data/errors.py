@@ -13,7 +13,11 @@
 # limitations under the License.
 
 
-"""The one error type of the data loaders."""
+"""The one error type of the data loaders.
+
+May import: numpy, torch, Pillow, PyAV, rosbags, :mod:`mono_depth_ros.core` and other ``data``
+modules (never ROS).
+"""
 
 
 class DataError(ValueError):

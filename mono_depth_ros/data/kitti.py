@@ -24,6 +24,9 @@
   drives are excluded from training.
 - Odometry: ``sequences/NN/image_2/*.png``, ``sequences/NN/calib.txt`` (``P2``),
   ``poses/NN.txt`` (3x4 ``first_T_i`` per line).
+
+May import: numpy, torch, Pillow, PyAV, rosbags, :mod:`mono_depth_ros.core` and other ``data``
+modules (never ROS).
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ resized to ``H x W`` and concatenated side by side, width ``S * W``) and
 plus ``train.txt`` / ``val.txt`` listing ``<sequence> <frame>`` lines. Static frames (a
 stopped car) are removed before snippets are formed, from measured speeds when there are
 any (KITTI oxts), else from the photometric change between frames.
+
+May import: numpy, torch, Pillow, PyAV, rosbags, :mod:`mono_depth_ros.core` and other ``data``
+modules (never ROS).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from mono_depth_ros.core.camera import resize_intrinsics
 from mono_depth_ros.data.errors import DataError
 from mono_depth_ros.data.kitti import read_png
 import numpy as np
@@ -43,20 +47,14 @@ def resize_frame(image: np.ndarray, intrinsics: np.ndarray,
                  size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
     """Resize an RGB frame to ``size = (H, W)`` (area filter); scale the intrinsics.
 
-    Pixel centres stay at integer coordinates: ``c' = (c + 0.5) * s - 0.5``.
+    The intrinsics follow :func:`~mono_depth_ros.core.camera.resize_intrinsics`.
     """
     from PIL import Image
 
     h, w = image.shape[:2]
     out_h, out_w = size
     resized = np.asarray(Image.fromarray(image).resize((out_w, out_h), Image.BOX))
-    sx, sy = out_w / w, out_h / h
-    k = np.array(intrinsics, dtype=np.float64).copy()
-    k[0, 0] *= sx
-    k[1, 1] *= sy
-    k[0, 2] = (k[0, 2] + 0.5) * sx - 0.5
-    k[1, 2] = (k[1, 2] + 0.5) * sy - 0.5
-    return resized, k
+    return resized, resize_intrinsics(intrinsics, (h, w), (out_h, out_w))
 
 
 def _moving(frames: Sequence[np.ndarray], speeds: Optional[np.ndarray], min_speed: float,

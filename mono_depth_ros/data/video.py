@@ -16,12 +16,14 @@
 """Frames from a video file or a folder of images, with known or guessed intrinsics.
 
 The paper trained on uncalibrated phone video with intrinsics guessed from the field of
-view; :func:`intrinsics_from_fov` does that guess.
+view; :func:`mono_depth_ros.core.camera.intrinsics_from_fov` does that guess.
+
+May import: numpy, torch, Pillow, PyAV, rosbags, :mod:`mono_depth_ros.core` and other ``data``
+modules (never ROS).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -29,19 +31,10 @@ from mono_depth_ros.data.errors import DataError
 from mono_depth_ros.data.kitti import read_png
 import numpy as np
 
-__all__ = ['IMAGE_SUFFIXES', 'intrinsics_from_fov', 'read_frames']
+__all__ = ['IMAGE_SUFFIXES', 'read_frames']
 
 PathLike = Union[str, Path]
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
-
-
-def intrinsics_from_fov(width: int, height: int, hfov_deg: float) -> np.ndarray:
-    """Pinhole intrinsics ``(3, 3)``: square pixels, centred principal point."""
-    if not 1.0 < hfov_deg < 179.0:
-        raise ValueError(f'horizontal field of view must be in (1, 179) degrees, got '
-                         f'{hfov_deg}')
-    f = (width / 2) / math.tan(math.radians(hfov_deg) / 2)
-    return np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])
 
 
 def read_frames(source: PathLike, stride: int = 1,

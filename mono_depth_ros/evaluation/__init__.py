@@ -13,7 +13,10 @@
 # limitations under the License.
 
 
-"""The community's evaluation protocols: Eigen depth metrics and snippet ATE (pure numpy)."""
+"""The community's evaluation protocols: Eigen depth metrics, snippet ATE, pictures.
+
+May import: numpy, scipy, matplotlib (torch only to resize), :mod:`mono_depth_ros.core`.
+"""
 
 from mono_depth_ros.evaluation.depth import DEPTH_METRICS, depth_metrics, evaluate_depths
 from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,

@@ -19,6 +19,8 @@ Garg crop (rows 0.408-0.992 of the height, columns 0.036-0.964 of the width), gr
 and prediction clipped to ``[min_depth, max_depth]`` (1e-3, 80 m), optional per-image
 median scaling ``pred * median(gt) / median(pred)``, and the seven metrics averaged over
 images.
+
+May import: numpy, scipy, matplotlib (torch only to resize), :mod:`mono_depth_ros.core`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
-__all__ = ['DEPTH_METRICS', 'depth_metrics', 'evaluate_depths', 'garg_crop_mask']
+__all__ = ['DEPTH_METRICS', 'depth_metrics', 'evaluate_depths', 'garg_crop_mask', 'resize_depth']
 
 DEPTH_METRICS = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3')
 
@@ -95,7 +97,7 @@ def evaluate_depths(pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
     scales = []
     for gt, pred in pairs:
         if pred.shape != gt.shape and resize:
-            pred = _resize(pred, gt.shape)
+            pred = resize_depth(pred, gt.shape)
         metrics, scale = depth_metrics(gt, pred, median_scaling, garg_crop,
                                        max_depth=max_depth)
         for name in DEPTH_METRICS:
@@ -110,7 +112,8 @@ def evaluate_depths(pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
     return out
 
 
-def _resize(depth: np.ndarray, shape) -> np.ndarray:
+def resize_depth(depth: np.ndarray, shape) -> np.ndarray:
+    """Bilinear resize of a depth map ``(h, w)`` to ``shape`` (the protocol's upsampling)."""
     import torch
 
     t = torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))[None, None]

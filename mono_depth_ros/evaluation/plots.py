@@ -13,7 +13,10 @@
 # limitations under the License.
 
 
-"""Pictures of results: depth colour maps beside ground truth, trajectory plots (PNG)."""
+"""Pictures of results: depth colour maps beside ground truth, trajectory plots, curves (PNG).
+
+May import: numpy and matplotlib (Agg backend, no screen needed).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ['colourise_depth', 'save_depth_grid', 'save_trajectory_plot']
+__all__ = ['colourise_depth', 'save_curves', 'save_depth_grid', 'save_trajectory_plot']
 
 PathLike = Union[str, Path]
 
@@ -32,6 +35,15 @@ def _pyplot():
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     return plt
+
+
+def _save(plt, fig, path: PathLike) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def colourise_depth(depth: np.ndarray, vmax_inverse: Optional[float] = None) -> np.ndarray:
@@ -73,12 +85,7 @@ def save_depth_grid(path: PathLike, images: Sequence[np.ndarray],
                 axes[r, c].set_title(name, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def save_trajectory_plot(path: PathLike, gt_positions: np.ndarray,
@@ -99,9 +106,21 @@ def save_trajectory_plot(path: PathLike, gt_positions: np.ndarray,
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
+
+
+def save_curves(path: PathLike, curves: Dict[str, Sequence[float]], xlabel: str = 'step',
+                ylabel: str = '', title: str = '') -> Path:
+    """Line plot of named series (each a sequence of values over ``0, 1, ...``)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for name, values in curves.items():
+        ax.plot(np.asarray(values, dtype=np.float64), lw=0.8, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if len(curves) > 1:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save(plt, fig, path)

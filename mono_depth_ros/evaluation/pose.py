@@ -24,6 +24,8 @@ Rotation between consecutive frames is scale-free, so it is scored directly: the
 relative rotation error in degrees (the rotation part of RPE over one frame) and the
 least-squares gain of the predicted rotation vectors on the true ones (1 is right; 0 is a
 network that never turns).
+
+May import: numpy, scipy, matplotlib (torch only to resize), :mod:`mono_depth_ros.core`.
 """
 
 from __future__ import annotations

@@ -12,5 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
+"""The ROS 2 glue (needs rclpy).
 
-"""The ROS 2 glue: message conversions and the depth node (needs rclpy)."""
+The depth node, its parameters and messages, bag replay, and the main job (a rendered
+drive replayed into the node).
+
+May import: rclpy and message packages, and :mod:`mono_depth_ros` (core, data, evaluation,
+sim, runtime, weights); never the offline training package ``mono_depth_ros_training``.
+"""

@@ -12,4 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Synthetic scenes with exact depth and poses, for tests, demos and training data."""
+"""Synthetic scenes with exact depth and poses, for tests, demos and training data.
+
+May import: torch, numpy, rosbags, PyAV, :mod:`mono_depth_ros.core`,
+:mod:`mono_depth_ros.data`.
+"""

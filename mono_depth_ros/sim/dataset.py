@@ -28,6 +28,9 @@ every loader in :mod:`mono_depth_ros.data` is exercised on faithful files:
 - :func:`write_frames` and :func:`write_video`: a folder of PNG frames, an MP4 file;
 - :func:`write_bag`: a rosbag2 (sqlite3 or mcap) with image, camera_info, ground-truth
   depth (32FC1), ground-truth odometry and TF.
+
+May import: torch, numpy, rosbags, PyAV, :mod:`mono_depth_ros.core`,
+:mod:`mono_depth_ros.data`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ import math
 from pathlib import Path
 from typing import Callable, Sequence, Union
 
+from mono_depth_ros.core.camera import intrinsics_from_fov
+from mono_depth_ros.core.rotation import matrix_to_quaternion
+from mono_depth_ros.data.messages import ns_to_stamp
 from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory
 from mono_depth_ros.sim.scene import render, Scene, street
 import numpy as np
@@ -80,8 +86,7 @@ class RenderedSequence:
 
 def default_intrinsics(height: int, width: int, hfov_deg: float = 81.0) -> np.ndarray:
     """Pinhole intrinsics ``(3, 3)`` with the given horizontal field of view (KITTI: ~81)."""
-    f = (width / 2) / math.tan(math.radians(hfov_deg) / 2)
-    return np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1]])
+    return intrinsics_from_fov(width, height, hfov_deg)
 
 
 def render_sequence(scene: Scene, poses: torch.Tensor, intrinsics: np.ndarray, height: int,
@@ -221,6 +226,56 @@ def write_video(seq: RenderedSequence, path: PathLike, fps: int = 10) -> Path:
     return path
 
 
+def _bag_messages(t, seq: RenderedSequence, i: int, ns: int, frame_id: str,
+                  compressed: bool) -> dict:
+    """Build the messages of frame ``i`` (``rosbags`` types ``t``), keyed as the connections."""
+    h, w = seq.images.shape[1:3]
+    k = seq.intrinsics
+    hdr = t['std_msgs/msg/Header'](stamp=t['builtin_interfaces/msg/Time'](**ns_to_stamp(ns)),
+                                   frame_id=frame_id)
+    odom_hdr = t['std_msgs/msg/Header'](stamp=hdr.stamp, frame_id='odom')
+    if compressed:
+        import io
+
+        from PIL import Image
+        buf = io.BytesIO()
+        Image.fromarray(seq.images[i]).save(buf, format='png')
+        image = t['sensor_msgs/msg/CompressedImage'](
+            header=hdr, format='png', data=np.frombuffer(buf.getvalue(), dtype=np.uint8))
+    else:
+        image = t['sensor_msgs/msg/Image'](
+            header=hdr, height=h, width=w, encoding='rgb8', is_bigendian=0, step=w * 3,
+            data=seq.images[i].reshape(-1).copy())
+    depth = np.where(np.isfinite(seq.depths[i]), seq.depths[i], np.nan)
+    depth_msg = t['sensor_msgs/msg/Image'](
+        header=hdr, height=h, width=w, encoding='32FC1', is_bigendian=0, step=w * 4,
+        data=depth.astype('<f4').view(np.uint8).reshape(-1).copy())
+    info = t['sensor_msgs/msg/CameraInfo'](
+        header=hdr, height=h, width=w, distortion_model='plumb_bob', d=np.zeros(5),
+        k=k.reshape(-1).copy(), r=np.eye(3).reshape(-1),
+        p=np.array([k[0, 0], 0, k[0, 2], 0, 0, k[1, 1], k[1, 2], 0, 0, 0, 1, 0.0]),
+        binning_x=0, binning_y=0,
+        roi=t['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0, width=0,
+                                                  do_rectify=False))
+    pose = np.linalg.inv(seq.poses[0]) @ seq.poses[i]
+    vec3, quat = t['geometry_msgs/msg/Vector3'], t['geometry_msgs/msg/Quaternion']
+    rotation = quat(*matrix_to_quaternion(pose[:3, :3]))
+    odom = t['nav_msgs/msg/Odometry'](
+        header=odom_hdr, child_frame_id=frame_id,
+        pose=t['geometry_msgs/msg/PoseWithCovariance'](
+            pose=t['geometry_msgs/msg/Pose'](
+                position=t['geometry_msgs/msg/Point'](*pose[:3, 3]), orientation=rotation),
+            covariance=np.zeros(36)),
+        twist=t['geometry_msgs/msg/TwistWithCovariance'](
+            twist=t['geometry_msgs/msg/Twist'](linear=vec3(0, 0, 0), angular=vec3(0, 0, 0)),
+            covariance=np.zeros(36)))
+    tf = t['tf2_msgs/msg/TFMessage'](transforms=[t['geometry_msgs/msg/TransformStamped'](
+        header=odom_hdr, child_frame_id=frame_id,
+        transform=t['geometry_msgs/msg/Transform'](translation=vec3(*pose[:3, 3]),
+                                                   rotation=rotation))])
+    return {'info': info, 'image': image, 'depth': depth_msg, 'odom': odom, 'tf': tf}
+
+
 def write_bag(seq: RenderedSequence, path: PathLike, storage: str = 'sqlite3',
               image_topic: str = '/camera/image_raw', info_topic: str = '/camera/camera_info',
               depth_topic: str = '/ground_truth/depth', odom_topic: str = '/ground_truth/odom',
@@ -240,87 +295,21 @@ def write_bag(seq: RenderedSequence, path: PathLike, storage: str = 'sqlite3',
     if storage not in plugins:
         raise ValueError(f"storage must be 'sqlite3' or 'mcap', got {storage!r}")
     store = get_typestore(Stores.ROS2_KILTED)
-    t = store.types
+    topics = {
+        'image': (image_topic + ('/compressed' if compressed else ''),
+                  'sensor_msgs/msg/CompressedImage' if compressed else 'sensor_msgs/msg/Image'),
+        'info': (info_topic, 'sensor_msgs/msg/CameraInfo'),
+        'depth': (depth_topic, 'sensor_msgs/msg/Image'),
+        'odom': (odom_topic, 'nav_msgs/msg/Odometry'),
+        'tf': ('/tf', 'tf2_msgs/msg/TFMessage'),
+    }
     path = Path(path)
-    h, w = seq.images.shape[1:3]
-    k = seq.intrinsics
-    first_inv = np.linalg.inv(seq.poses[0])
-
-    def header(ns: int, frame: str):
-        return t['std_msgs/msg/Header'](
-            stamp=t['builtin_interfaces/msg/Time'](sec=ns // 10**9, nanosec=ns % 10**9),
-            frame_id=frame)
-
     with Writer(path, version=9, storage_plugin=plugins[storage]) as writer:
-        image_type = ('sensor_msgs/msg/CompressedImage' if compressed
-                      else 'sensor_msgs/msg/Image')
-        conns = {
-            'image': writer.add_connection(
-                image_topic + ('/compressed' if compressed else ''), image_type,
-                typestore=store),
-            'info': writer.add_connection(info_topic, 'sensor_msgs/msg/CameraInfo',
-                                          typestore=store),
-            'depth': writer.add_connection(depth_topic, 'sensor_msgs/msg/Image',
-                                           typestore=store),
-            'odom': writer.add_connection(odom_topic, 'nav_msgs/msg/Odometry',
-                                          typestore=store),
-            'tf': writer.add_connection('/tf', 'tf2_msgs/msg/TFMessage', typestore=store),
-        }
+        conns = {key: writer.add_connection(topic, msgtype, typestore=store)
+                 for key, (topic, msgtype) in topics.items()}
         for i in range(len(seq)):
             ns = start_ns + int(round(seq.timestamps[i] * 1e9))
-            hdr = header(ns, frame_id)
-            if compressed:
-                import io
-
-                from PIL import Image
-                buf = io.BytesIO()
-                Image.fromarray(seq.images[i]).save(buf, format='png')
-                image = t['sensor_msgs/msg/CompressedImage'](
-                    header=hdr, format='png',
-                    data=np.frombuffer(buf.getvalue(), dtype=np.uint8))
-            else:
-                image = t['sensor_msgs/msg/Image'](
-                    header=hdr, height=h, width=w, encoding='rgb8', is_bigendian=0,
-                    step=w * 3, data=seq.images[i].reshape(-1).copy())
-            depth = np.where(np.isfinite(seq.depths[i]), seq.depths[i], np.nan)
-            depth_msg = t['sensor_msgs/msg/Image'](
-                header=hdr, height=h, width=w, encoding='32FC1', is_bigendian=0, step=w * 4,
-                data=depth.astype('<f4').view(np.uint8).reshape(-1).copy())
-            info = t['sensor_msgs/msg/CameraInfo'](
-                header=hdr, height=h, width=w, distortion_model='plumb_bob',
-                d=np.zeros(5), k=k.reshape(-1).copy(), r=np.eye(3).reshape(-1),
-                p=np.array([k[0, 0], 0, k[0, 2], 0, 0, k[1, 1], k[1, 2], 0, 0, 0, 1, 0.0]),
-                binning_x=0, binning_y=0,
-                roi=t['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0,
-                                                          width=0, do_rectify=False))
-            pose = first_inv @ seq.poses[i]
-            quat = _quaternion_xyzw(pose[:3, :3])
-            vec3 = t['geometry_msgs/msg/Vector3']
-            odom = t['nav_msgs/msg/Odometry'](
-                header=header(ns, 'odom'), child_frame_id=frame_id,
-                pose=t['geometry_msgs/msg/PoseWithCovariance'](
-                    pose=t['geometry_msgs/msg/Pose'](
-                        position=t['geometry_msgs/msg/Point'](x=pose[0, 3], y=pose[1, 3],
-                                                              z=pose[2, 3]),
-                        orientation=t['geometry_msgs/msg/Quaternion'](*quat)),
-                    covariance=np.zeros(36)),
-                twist=t['geometry_msgs/msg/TwistWithCovariance'](
-                    twist=t['geometry_msgs/msg/Twist'](linear=vec3(0, 0, 0),
-                                                       angular=vec3(0, 0, 0)),
-                    covariance=np.zeros(36)))
-            tf = t['tf2_msgs/msg/TFMessage'](transforms=[t['geometry_msgs/msg/TransformStamped'](
-                header=header(ns, 'odom'), child_frame_id=frame_id,
-                transform=t['geometry_msgs/msg/Transform'](
-                    translation=vec3(pose[0, 3], pose[1, 3], pose[2, 3]),
-                    rotation=t['geometry_msgs/msg/Quaternion'](*quat)))])
-            for key, msg in (('info', info), ('image', image), ('depth', depth_msg),
-                             ('odom', odom), ('tf', tf)):
+            messages = _bag_messages(store.types, seq, i, ns, frame_id, compressed)
+            for key, msg in messages.items():
                 writer.write(conns[key], ns, store.serialize_cdr(msg, conns[key].msgtype))
     return path
-
-
-def _quaternion_xyzw(rotation: np.ndarray) -> Sequence[float]:
-    """Quaternion ``(x, y, z, w)`` of a rotation matrix (scipy's convention)."""
-    from scipy.spatial.transform import Rotation
-
-    return [float(v) for v in Rotation.from_matrix(rotation).as_quat()]

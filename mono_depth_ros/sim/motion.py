@@ -18,6 +18,9 @@
 Poses are ``world_T_camera`` in the scenes' world frame (x right, y down, z forward; the
 ground is the plane ``y = camera_height`` of the scene), shape ``(N, 4, 4)``, float64.
 Every trajectory is a deterministic function of its seed.
+
+May import: torch, numpy, rosbags, PyAV, :mod:`mono_depth_ros.core`,
+:mod:`mono_depth_ros.data`.
 """
 
 from __future__ import annotations
@@ -25,24 +28,11 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+from mono_depth_ros.core.rotation import pose_from_angles
 import numpy as np
 import torch
 
-__all__ = ['car_trajectory', 'handheld_trajectory', 'pose_from_angles']
-
-
-def pose_from_angles(position, yaw: float, pitch: float = 0.0, roll: float = 0.0) -> np.ndarray:
-    """``world_T_camera`` ``(4, 4)`` from a position and yaw (right), pitch (down), roll."""
-    cy, sy = math.cos(yaw), math.sin(yaw)
-    cp, sp = math.cos(pitch), math.sin(pitch)
-    cr, sr = math.cos(roll), math.sin(roll)
-    yaw_m = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    pitch_m = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    roll_m = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    out = np.eye(4)
-    out[:3, :3] = yaw_m @ pitch_m @ roll_m
-    out[:3, 3] = position
-    return out
+__all__ = ['car_trajectory', 'handheld_trajectory']
 
 
 def car_trajectory(frames: int, seed: int = 0, speed: float = 0.6, start: float = 0.0,

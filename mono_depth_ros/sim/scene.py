@@ -19,6 +19,9 @@ the optical axis) and the colour at each pixel centre are exact. Textures are sm
 procedural patterns (sums of sinusoids over metric surface coordinates), which keeps
 bilinear resampling error small and known. The world frame follows the optical
 convention (x right, y down, z forward), with the ground plane at ``y = camera height``.
+
+May import: torch, numpy, rosbags, PyAV, :mod:`mono_depth_ros.core`,
+:mod:`mono_depth_ros.data`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from dataclasses import dataclass
 import math
 from typing import List, Sequence, Tuple
 
+from mono_depth_ros.core.camera import pixel_grid, scale_intrinsics
+from mono_depth_ros.core.rotation import pose_from_angles
 import torch
 
 __all__ = ['Rectangle', 'Scene', 'box', 'closed_room', 'drive', 'hall', 'look_transform',
@@ -127,14 +132,7 @@ def look_transform(position: Sequence[float], yaw: float = 0.0, pitch: float = 0
     The camera is turned by ``yaw`` (about the world's down axis, positive to the right)
     and ``pitch`` (positive looks down).
     """
-    cy, sy = math.cos(yaw), math.sin(yaw)
-    cp, sp = math.cos(pitch), math.sin(pitch)
-    yaw_m = torch.tensor([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]], dtype=dtype)
-    pitch_m = torch.tensor([[1, 0, 0], [0, cp, -sp], [0, sp, cp]], dtype=dtype)
-    out = torch.eye(4, dtype=dtype)
-    out[:3, :3] = yaw_m @ pitch_m
-    out[:3, 3] = torch.tensor(position, dtype=dtype)
-    return out
+    return torch.from_numpy(pose_from_angles(position, yaw, pitch)).to(dtype)
 
 
 def street(seed: int = 0, camera_height: float = 1.65, length: float = 90.0) -> Scene:
@@ -245,19 +243,15 @@ def render(scene: Scene, world_T_camera: torch.Tensor, intrinsics: torch.Tensor,
 
     """
     if supersample > 1:
-        from mono_depth_ros.core.geometry import scale_intrinsics
         k_big = scale_intrinsics(intrinsics.to(world_T_camera.dtype), supersample,
                                  supersample)
         big, _ = render(scene, world_T_camera, k_big, height * supersample,
                         width * supersample)
         image = torch.nn.functional.avg_pool2d(big[None], supersample)[0]
-        _, depth = render(scene, world_T_camera, intrinsics, height, width)
-        return image, depth
+        return image, render(scene, world_T_camera, intrinsics, height, width)[1]
     dtype = world_T_camera.dtype
     k = intrinsics.to(dtype)
-    v, u = torch.meshgrid(torch.arange(height, dtype=dtype), torch.arange(width, dtype=dtype),
-                          indexing='ij')
-    pix = torch.stack([u, v, torch.ones_like(u)], -1).reshape(-1, 3)
+    pix = pixel_grid(height, width, dtype)[0].reshape(3, -1).T
     rays_cam = pix @ torch.linalg.inv(k).T  # z = 1 in the camera
     rotation = world_T_camera[:3, :3]
     centre = world_T_camera[:3, 3]

@@ -1,0 +1,20 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Benchmarks and the harnesses and references they share with the tests.
+
+Run each from the repository root as a module: ``python -m benchmarks.bench_icp`` (the
+package install makes ``mono_depth_ros`` and ``mono_depth_ros_training`` importable; the
+repository root on ``sys.path`` makes this folder importable as ``benchmarks``).
+"""

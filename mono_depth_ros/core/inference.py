@@ -1,0 +1,113 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""Running the networks on whole sequences: depths, pairwise motions, photometric error.
+
+Shared by evaluation, the training demo, the benchmarks and the pipeline. Frames are RGB
+``uint8`` arrays ``(H0, W0, 3)`` of any size; they are resized (area filter) to the
+networks' input size. Depths come back at the network's resolution.
+
+May import: torch, numpy and the core modules.
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+from mono_depth_ros.core.config import LossConfig
+from mono_depth_ros.core.geometry import pose_vec_to_mat
+from mono_depth_ros.core.losses import snippet_loss
+from mono_depth_ros.core.networks import disparity_to_depth
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ['frames_to_tensor', 'pairwise_motions', 'photometric_error', 'predict_depths']
+
+
+def frames_to_tensor(frames: Sequence[np.ndarray], size: Tuple[int, int],
+                     device='cpu') -> torch.Tensor:
+    """Stack frames into ``(N, 3, H, W)`` float in ``[0, 1]`` at ``size = (H, W)``."""
+    batch = torch.from_numpy(np.stack([np.asarray(f) for f in frames])).to(device)
+    batch = batch.permute(0, 3, 1, 2).float().div_(255.0)
+    if tuple(batch.shape[-2:]) != tuple(size):
+        batch = F.interpolate(batch, size=tuple(size), mode='area')
+    return batch
+
+
+@torch.no_grad()
+def predict_depths(depth_net: torch.nn.Module, frames: Sequence[np.ndarray],
+                   size: Tuple[int, int], batch_size: int = 8) -> List[np.ndarray]:
+    """Depth ``(H, W)`` float32 per frame (network scale, network resolution)."""
+    depth_net.eval()
+    device = next(depth_net.parameters()).device
+    out = []
+    for start in range(0, len(frames), batch_size):
+        images = frames_to_tensor(frames[start:start + batch_size], size, device)
+        disparity = depth_net(images)[0]
+        out += list(disparity_to_depth(disparity[:, 0]).cpu().numpy())
+    return out
+
+
+@torch.no_grad()
+def pairwise_motions(ego_net: torch.nn.Module, frames: Sequence[np.ndarray],
+                     size: Tuple[int, int], seq_length: int = 3) -> np.ndarray:
+    """``next_T_prev`` ``(N - 1, 4, 4)`` for every consecutive pair of ``N`` frames.
+
+    Each pair is taken from the window of ``seq_length`` frames that starts at the pair
+    (or the last window, at the end of the sequence).
+    """
+    n = len(frames)
+    if n < seq_length:
+        raise ValueError(f'need at least {seq_length} frames, got {n}')
+    ego_net.eval()
+    device = next(ego_net.parameters()).device
+    images = frames_to_tensor(frames, size, device)
+    starts = list(range(0, n - seq_length + 1))
+    windows = torch.stack([images[s:s + seq_length] for s in starts])
+    vectors = torch.cat([ego_net(windows[i:i + 16]) for i in range(0, len(windows), 16)])
+    motions = []
+    for pair in range(n - 1):
+        start = min(pair, n - seq_length)
+        motions.append(vectors[start, pair - start])
+    return pose_vec_to_mat(torch.stack(motions).double()).cpu().numpy()
+
+
+@torch.no_grad()
+def photometric_error(depth_net: torch.nn.Module, ego_net: torch.nn.Module,
+                      images: torch.Tensor, intrinsics: torch.Tensor,
+                      seq_length: int = 3) -> float:
+    """Mean masked L1 reconstruction term over every consecutive snippet of a video.
+
+    Args:
+        depth_net: the depth network (put in eval mode).
+        ego_net: the ego-motion network (put in eval mode).
+        images: the video's frames, shape ``(N, 3, H, W)`` in ``[0, 1]``, ``N >= seq_length``.
+        intrinsics: ``(3, 3)`` for ``H x W``.
+        seq_length: frames per snippet.
+
+    """
+    if len(images) < seq_length:
+        raise ValueError(f'need at least {seq_length} frames, got {len(images)}')
+    depth_net.eval()
+    ego_net.eval()
+    config = LossConfig(ssim_weight=0.0, smoothness_weight=0.0, icp_weight=0.0)
+    k = torch.as_tensor(intrinsics, dtype=images.dtype, device=images.device).reshape(1, 3, 3)
+    values = []
+    for start in range(len(images) - seq_length + 1):
+        terms = snippet_loss(depth_net, ego_net, images[None, start:start + seq_length], k,
+                             config)
+        values.append(terms['reconstruction'].item())
+    return float(np.mean(values))

@@ -1,0 +1,101 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The depth node's parameters: one typed :class:`NodeConfig`, declared in one loop.
+
+Each field carries its description, its range and whether it is read-only in the
+dataclass field's metadata; :func:`declare_config` turns them into ROS parameter
+descriptors, declares every parameter and returns the values as a ``NodeConfig``.
+
+May import: rclpy's parameter types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, List
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+__all__ = ['NodeConfig', 'declare_config']
+
+
+def _p(default: Any, description: str, read_only: bool = False, limits=None) -> Any:
+    """Make a field with its parameter description (list defaults copied per instance)."""
+    meta = {'description': description, 'read_only': read_only, 'limits': limits}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class NodeConfig:
+    """Every parameter of ``depth_node`` (names, defaults and descriptions as declared)."""
+
+    weights: str = _p('', 'weights file (.safetensors); empty = the shipped default', True)
+    device: str = _p('cpu', "'cpu' or 'cuda'", True)
+    depth_scale: float = _p(1.0, 'metres per network depth unit', limits=(1e-6, 1e6))
+    camera_height: float = _p(0.0, 'if > 0: metres from the camera to the ground; fixes the '
+                              'monocular scale from a fitted ground plane',
+                              limits=(0.0, 100.0))
+    max_depth: float = _p(80.0, 'depths beyond this become NaN (metres)', limits=(0.1, 1000.0))
+    output_resolution: str = _p('input', "'input' (the camera's size) or 'network'")
+    publish_depth: bool = _p(True, 'publish depth and depth/camera_info')
+    publish_points: bool = _p(True, 'publish the point cloud')
+    publish_odom: bool = _p(True, 'publish odometry')
+    publish_tf: bool = _p(True, 'broadcast odom -> camera (or base) on /tf')
+    points_stride: int = _p(2, 'keep every n-th pixel in rows and columns', limits=(1, 64))
+    odom_frame: str = _p('odom', 'odometry frame (REP 105)')
+    camera_frame: str = _p('', "optical frame of the camera; empty = the image's "
+                           'header.frame_id')
+    base_frame: str = _p('', 'if set, odometry is published for this frame through the '
+                         'static extrinsic base_T_camera')
+    base_T_camera: List[float] = _p([0.0, 0.0, 0.0, -0.5, 0.5, -0.5, 0.5],
+                                    'x y z qx qy qz qw of the camera optical frame in '
+                                    'base_frame')
+    fallback_intrinsics: List[float] = _p([0.0, 0.0, 0.0, 0.0], 'fx fy cx cy used until '
+                                          'camera_info arrives (zeros: wait)')
+    compressed: bool = _p(False, 'subscribe to image/compressed instead of image', True)
+    warn_period: float = _p(5.0, 'seconds between repeated warnings', limits=(0.0, 3600.0))
+    online_training: bool = _p(False, 'fine-tune the networks on the incoming video in a '
+                               'background thread', True)
+    online_lr: float = _p(1e-4, 'learning rate of online fine-tuning', True, (1e-8, 1.0))
+    online_buffer: int = _p(30, 'frames kept for online fine-tuning', True, (4, 10000))
+    online_duty: float = _p(0.5, 'largest share of time spent fine-tuning', True, (0.01, 1.0))
+    online_save_path: str = _p('', 'where adapted weights are saved (service ~/save_weights '
+                               'and shutdown); empty = do not save on shutdown', True)
+
+
+def _descriptor(meta: dict, default: Any) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(description=meta['description'],
+                                     read_only=meta['read_only'])
+    limits = meta['limits']
+    if limits is not None and isinstance(default, float):
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(limits[0]), to_value=float(limits[1]))]
+    elif limits is not None:
+        descriptor.integer_range = [IntegerRange(from_value=int(limits[0]),
+                                                 to_value=int(limits[1]), step=1)]
+    return descriptor
+
+
+def declare_config(node) -> NodeConfig:
+    """Declare every :class:`NodeConfig` field as a parameter of ``node``; return the values."""
+    defaults = NodeConfig()
+    values = {}
+    for f in fields(NodeConfig):
+        default = getattr(defaults, f.name)
+        values[f.name] = node.declare_parameter(
+            f.name, default, _descriptor(f.metadata, default)).value
+    return NodeConfig(**values)

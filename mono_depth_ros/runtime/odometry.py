@@ -1,0 +1,61 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Visual odometry by chaining the ego-motion network's frame-to-frame motions.
+
+May import: numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+__all__ = ['ChainedOdometry']
+
+
+class ChainedOdometry:
+    """``odom_T_camera`` from successive ``next_T_prev`` motions (REP 105 ``odom``).
+
+    The odometry frame is the camera's pose at the first frame after a reset.
+    """
+
+    def __init__(self) -> None:
+        """Start at the identity."""
+        self.reset()
+
+    def reset(self) -> None:
+        """Restart at the identity; the next frame reports ``reset``."""
+        self.pose = np.eye(4)
+        self.last_stamp: Optional[int] = None
+        self.pending_reset = True
+
+    def advance(self, stamp_ns: int, next_T_prev: Optional[np.ndarray],
+                scale: float) -> np.ndarray:
+        """Apply one motion (None at the first frame) with its translation scaled.
+
+        Returns ``odom_T_camera`` ``(4, 4)`` of the new frame (a copy).
+        """
+        if next_T_prev is not None:
+            motion = np.array(next_T_prev, dtype=np.float64)
+            motion[:3, 3] *= scale
+            self.pose = self.pose @ np.linalg.inv(motion)
+        self.last_stamp = stamp_ns
+        return self.pose.copy()
+
+    def take_reset(self) -> bool:
+        """Whether this frame starts a new odometry (true once per reset)."""
+        reset, self.pending_reset = self.pending_reset, False
+        return reset

@@ -1,0 +1,188 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The one inference object the ROS node wraps: frames in, depth, points and odometry out.
+
+Pure torch and numpy (no ROS): :class:`DepthPipeline` takes RGB frames with their stamps
+and intrinsics and returns metric-scaled depth (NaN where there is no estimate), the
+camera-frame points of that depth (back-projected once, here), and ``odom_T_camera``
+chained from the ego-motion network. Depth, points and odometry share one scale, from
+:mod:`mono_depth_ros.runtime.scale`.
+
+May import: :mod:`mono_depth_ros.core`, the other runtime modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple, Union
+
+from mono_depth_ros.core.camera import depth_to_points, pixel_grid, resize_intrinsics
+from mono_depth_ros.core.geometry import pose_vec_to_mat
+from mono_depth_ros.core.inference import frames_to_tensor
+from mono_depth_ros.core.networks import disparity_to_depth
+from mono_depth_ros.core.weights import load_networks
+from mono_depth_ros.runtime.odometry import ChainedOdometry
+from mono_depth_ros.runtime.scale import make_scale
+from mono_depth_ros.runtime.slot import NetworkSlot
+import numpy as np
+import torch
+
+__all__ = ['DepthPipeline', 'FrameResult', 'upsample_depth']
+
+
+@dataclass
+class FrameResult:
+    """What one frame gives (all at the network's resolution ``H x W``).
+
+    Attributes:
+        stamp_ns: the input's stamp.
+        depth: ``(H, W)`` float32 metres, NaN = no estimate.
+        points: ``(H, W, 3)`` float32 camera-frame points of ``depth`` (NaN with it).
+        intrinsics: ``(3, 3)`` float64 for ``depth``'s resolution.
+        image: ``(3, H, W)`` float tensor in ``[0, 1]``: the network's input.
+        odom_T_camera: ``(4, 4)`` float64 pose of the camera in the odometry frame.
+        scale: the metric scale applied to the network's depth and translation.
+        reset: the odometry was (re)started at this frame.
+
+    """
+
+    stamp_ns: int
+    depth: np.ndarray
+    points: np.ndarray
+    intrinsics: np.ndarray
+    image: torch.Tensor
+    odom_T_camera: np.ndarray
+    scale: float
+    reset: bool
+
+    def colours(self) -> np.ndarray:
+        """Return the input at ``depth``'s resolution as RGB uint8 ``(H, W, 3)``."""
+        return (self.image.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+
+
+def _check_frame(rgb: np.ndarray, intrinsics: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
+        raise ValueError(f'expected an (H, W, 3) uint8 image, got {rgb.shape} {rgb.dtype}')
+    k = np.asarray(intrinsics, dtype=np.float64)
+    if k.shape != (3, 3) or not np.isfinite(k).all() or k[0, 0] <= 0 or k[1, 1] <= 0:
+        raise ValueError(f'intrinsics must be a finite 3x3 with positive focal lengths, '
+                         f'got {k.tolist()}')
+    return rgb, k
+
+
+class DepthPipeline:
+    """Networks plus the state of a running camera (previous frames, scale, odometry).
+
+    Args:
+        weights: a weights file (safetensors + metadata).
+        device: ``'cpu'`` or ``'cuda'``.
+        depth_scale: fixed factor from network units to metres.
+        camera_height: if set (metres), rescale so the fitted ground plane lies this far
+            below the camera (smoothed over frames); depth and odometry use the result.
+        scale_smoothing: weight of the newest ground-plane estimate (0 to 1).
+        max_depth: depths beyond this (metres) become NaN.
+
+    """
+
+    def __init__(self, weights: Union[str, 'object'], device: str = 'cpu',
+                 depth_scale: float = 1.0, camera_height: Optional[float] = None,
+                 scale_smoothing: float = 0.1, max_depth: float = 80.0) -> None:
+        """Load the networks (a bad file raises :class:`~mono_depth_ros.core.WeightsError`)."""
+        kind = 'fixed' if camera_height is None else 'ground_plane'
+        self.scale = make_scale(kind, depth_scale=depth_scale, camera_height=camera_height,
+                                smoothing=scale_smoothing)
+        depth_net, ego_net, self.metadata = load_networks(weights, device)
+        self.slot = NetworkSlot(depth_net, ego_net)
+        self.size: Tuple[int, int] = tuple(self.metadata['input_size'])
+        self.seq_length = int(self.metadata['model']['seq_length'])
+        self.device = device
+        self.max_depth = max_depth
+        self.odometry = ChainedOdometry()
+        self._frames: List[torch.Tensor] = []
+        self._grids: Dict[torch.dtype, torch.Tensor] = {}
+
+    def reset(self) -> None:
+        """Forget previous frames and the scale; restart odometry at the identity."""
+        self._frames = []
+        self.scale.reset()
+        self.odometry.reset()
+
+    @torch.no_grad()
+    def process(self, rgb: np.ndarray, stamp_ns: int, intrinsics: np.ndarray) -> FrameResult:
+        """Estimate depth and update odometry for one frame.
+
+        Args:
+            rgb: ``(H0, W0, 3)`` uint8.
+            stamp_ns: the frame's time; a stamp earlier than the previous one (a bag loop)
+                resets odometry.
+            intrinsics: ``(3, 3)`` of the ``H0 x W0`` image.
+
+        Raises:
+            ValueError: the image is not ``(H, W, 3)`` uint8, or the intrinsics are not a
+                finite ``(3, 3)`` with positive focal lengths.
+
+        """
+        rgb, k0 = _check_frame(rgb, intrinsics)
+        if self.odometry.last_stamp is not None and stamp_ns < self.odometry.last_stamp:
+            self.reset()
+        k = resize_intrinsics(k0, rgb.shape[:2], self.size)
+        image = frames_to_tensor([rgb], self.size, self.device)
+        depth, motion = self._infer(image)
+        points = self._points(depth, k)
+        scale = self.scale.update(points.reshape(-1, 3) if self.scale.needs_points else None)
+        depth_m = (depth * scale).astype(np.float32)
+        invalid = ~np.isfinite(depth_m) | (depth_m <= 0) | (depth_m > self.max_depth)
+        depth_m[invalid] = np.nan
+        points_m = (points * scale).astype(np.float32)
+        points_m[invalid] = np.nan
+        pose = self.odometry.advance(stamp_ns, motion, scale)
+        self._frames = (self._frames + [image])[-(self.seq_length - 1):]
+        return FrameResult(stamp_ns, depth_m, points_m, k, image[0], pose, scale,
+                           self.odometry.take_reset())
+
+    def _infer(self, image: torch.Tensor) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Run the networks: depth ``(H, W)`` float64, ``next_T_prev`` from the last frame."""
+        with self.slot.use() as (depth_net, ego_net):
+            depth = disparity_to_depth(depth_net(image)[0])[0, 0].double().cpu().numpy()
+            if not self._frames:
+                return depth, None
+            window = (self._frames + [image])[-self.seq_length:]
+            while len(window) < self.seq_length:
+                window.insert(0, window[0])
+            vec = ego_net(torch.cat(window)[None])[0, -1]
+        return depth, pose_vec_to_mat(vec.double().cpu()[None])[0].numpy()
+
+    def _points(self, depth: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Back-project a depth map (network units) to points ``(H, W, 3)`` float64."""
+        if torch.float64 not in self._grids:
+            self._grids[torch.float64] = pixel_grid(*self.size, torch.float64)
+        points = depth_to_points(torch.from_numpy(depth)[None, None],
+                                 torch.from_numpy(k)[None], self._grids[torch.float64])
+        return points[0].permute(1, 2, 0).numpy()
+
+
+def upsample_depth(depth: np.ndarray, intrinsics: np.ndarray,
+                   size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Nearest-neighbour resize of a depth map to ``size = (H, W)``, keeping NaN holes.
+
+    Returns the resized depth and its intrinsics
+    (:func:`~mono_depth_ros.core.camera.resize_intrinsics`).
+    """
+    h, w = depth.shape
+    out_h, out_w = size
+    rows = np.minimum(((np.arange(out_h) + 0.5) * h / out_h).astype(int), h - 1)
+    cols = np.minimum(((np.arange(out_w) + 0.5) * w / out_w).astype(int), w - 1)
+    return depth[rows][:, cols], resize_intrinsics(intrinsics, (h, w), (out_h, out_w))

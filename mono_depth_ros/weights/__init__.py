@@ -1,0 +1,34 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""The shipped default weights (see ``training/configs/compact.yaml`` for how they were trained).
+
+May import: the standard library only.
+"""
+
+from pathlib import Path
+
+__all__ = ['DEFAULT_WEIGHTS', 'default_weights']
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_48x160.safetensors'
+
+
+def default_weights() -> Path:
+    """Return the path of the shipped weights; a missing file is a clear error."""
+    if not DEFAULT_WEIGHTS.is_file():
+        raise FileNotFoundError(f'{DEFAULT_WEIGHTS}: the default weights are missing from '
+                                'this install; pass a weights file, or train one with '
+                                'training/configs/compact.yaml')
+    return DEFAULT_WEIGHTS

@@ -1,0 +1,159 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Online fine-tuning on a scene unlike the training data (no ROS needed).
+
+The shipped weights were trained on rendered streets; here the camera moves through a
+narrow indoor-like hall with other colours and boxes. Fine-tuning on the first frames must
+lower, on later frames it never trained on, both the photometric reconstruction error and
+the depth error against the renderer's exact depth.
+
+Two camera motions: a wheeled robot weaving gently down the hall (headings within a few
+degrees, as in the training data), where both must fall; and a handheld camera whose yaw
+wanders by up to 0.1 rad per frame. There the shipped ego-motion network predicts about a
+tenth of the true rotation (measured in ``test_handheld_rotation_is_underestimated``), and
+fine-tuning lowers the photometric error by bending the depth to make up for the missing
+rotation, so the depth error rises: a known limit, kept as a strict expected failure so
+that a fix shows up.
+"""
+
+import math
+import time
+
+from benchmarks.adaptation import finetune_on_sequence, sequence_scores
+from mono_depth_ros.core.inference import frames_to_tensor
+from mono_depth_ros.core.weights import read_weights
+from mono_depth_ros.runtime.online import OnlineTrainer
+from mono_depth_ros.runtime.pipeline import DepthPipeline
+from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence
+from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory
+from mono_depth_ros.sim.scene import hall
+from mono_depth_ros.weights import DEFAULT_WEIGHTS
+import numpy as np
+import pytest
+import torch
+
+TRAIN_FRAMES = 20
+
+
+def render_hall(poses):
+    h, w = read_weights(DEFAULT_WEIGHTS)[1]['input_size']
+    return render_sequence(hall(), poses, default_intrinsics(h, w), h, w, progress=False)
+
+
+@pytest.fixture(scope='module')
+def sequence():
+    """Render a wheeled robot weaving gently down the hall, 0.25 m per frame, no stop."""
+    return render_hall(car_trajectory(32, seed=5, speed=0.25, max_lateral=0.4,
+                                      stop_probability=0.0))
+
+
+@pytest.fixture(scope='module')
+def handheld_sequence():
+    """Render a handheld camera walking down the hall, yaw wandering up to 0.1 rad/frame."""
+    return render_hall(handheld_trajectory(32, seed=5, speed=0.25, lateral=0.0,
+                                           height_drop=0.0))
+
+
+@pytest.fixture(scope='module')
+def adapted(sequence, tmp_path_factory):
+    path = tmp_path_factory.mktemp('online') / 'adapted.safetensors'
+    return finetune_on_sequence(str(DEFAULT_WEIGHTS), sequence, TRAIN_FRAMES,
+                                save_path=str(path))
+
+
+@pytest.fixture(scope='module')
+def adapted_handheld(handheld_sequence):
+    return finetune_on_sequence(str(DEFAULT_WEIGHTS), handheld_sequence, TRAIN_FRAMES)
+
+
+def test_finetuning_lowers_photometric_error_on_unseen_frames(sequence, adapted):
+    before, after, trainer = adapted.before, adapted.after, adapted.trainer
+    assert trainer.swaps >= 1 and all(math.isfinite(r['loss']) for r in trainer.history)
+    assert after.reconstruction < 0.97 * before.reconstruction, (before, after)
+    # The adapted weights survive a save/load round trip.
+    saved = sequence_scores(DepthPipeline(str(trainer.save())), sequence, TRAIN_FRAMES)
+    assert (saved.reconstruction, saved.abs_rel) == pytest.approx(
+        (after.reconstruction, after.abs_rel), rel=1e-5)
+
+
+def test_finetuning_lowers_depth_error_on_unseen_frames(adapted):
+    assert adapted.after.abs_rel < 0.97 * adapted.before.abs_rel, adapted
+
+
+def test_handheld_rotation_is_underestimated(adapted_handheld):
+    """The cause of the handheld limit: the shipped network misses most of the rotation.
+
+    Fine-tuning still lowers the photometric error on the handheld frames.
+    """
+    before, after = adapted_handheld.before, adapted_handheld.after
+    assert before.rotation_gain < 0.3, before.rotation_gain
+    assert after.reconstruction < 0.97 * before.reconstruction, (before, after)
+
+
+@pytest.mark.xfail(strict=True, reason='known limit: the shipped ego-motion network predicts '
+                   'a tenth of the handheld rotation (gain 0.09); fine-tuning lowers the '
+                   'photometric error (0.713 -> 0.607) but raises abs_rel (0.233 -> 0.278)')
+def test_handheld_finetuning_lowers_depth_error(adapted_handheld):
+    assert adapted_handheld.after.abs_rel < 0.97 * adapted_handheld.before.abs_rel
+
+
+def test_diverging_update_is_reverted_and_inference_is_not_blocked(sequence):
+    pipeline = DepthPipeline(str(DEFAULT_WEIGHTS))
+    with pipeline.slot.use() as (depth_net, _):
+        reference = {k: v.clone() for k, v in depth_net.state_dict().items()}
+    frames = frames_to_tensor(sequence.images[:8], pipeline.size)
+    trainer = OnlineTrainer(pipeline.slot, pipeline.metadata, batch_size=2, lr=1e-4,
+                            swap_every=1, duty=1.0)
+    for image in frames:
+        trainer.add_frame(image, sequence.intrinsics)
+    with pytest.raises(ValueError, match='network input size'):
+        trainer.add_frame(torch.zeros(3, 64, 208), sequence.intrinsics)
+    with pytest.raises(ValueError, match='float tensors'):
+        trainer.add_frame(sequence.images[0], sequence.intrinsics)
+    # A copy whose weights went to NaN (its loss is NaN; no optimiser step is taken).
+    with torch.no_grad():
+        next(trainer.depth_net.parameters()).fill_(float('nan'))
+    record = trainer.step()
+    assert math.isnan(record['loss']) and record['decision'] == 'reverted'
+    # A copy that diverged: every depth weight blown up 25 times, so its loss is far above
+    # that of the weights in use.
+    with torch.no_grad():
+        for param in trainer.depth_net.parameters():
+            param.mul_(25.0)
+    record = trainer.step()
+    assert record['decision'] == 'reverted' and trainer.reverts == 2 and trainer.swaps == 0
+    with pipeline.slot.use() as (depth_net, _):
+        for name, value in depth_net.state_dict().items():
+            assert torch.equal(value, reference[name]), name
+    # After a revert the copy is the weights in use again, so training goes on from there.
+    for name, value in trainer.depth_net.state_dict().items():
+        assert torch.equal(value, reference[name]), name
+    # With the thread training in the background, frames still go through the pipeline.
+    trainer = OnlineTrainer(pipeline.slot, pipeline.metadata, batch_size=2, lr=1e-4, duty=0.5)
+    for image in frames:
+        trainer.add_frame(image, sequence.intrinsics)
+    trainer.start()
+    try:
+        for i, image in enumerate(sequence.images[:10]):
+            result = pipeline.process(image, i * 100_000_000, sequence.intrinsics)
+            assert np.isfinite(result.depth).any()
+        for _ in range(600):  # at most a minute
+            if trainer.steps >= 2:
+                break
+            time.sleep(0.1)
+    finally:
+        trainer.stop()
+    assert trainer.steps >= 2
+    assert not any('error' in record for record in trainer.history), trainer.history

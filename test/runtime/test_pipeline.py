@@ -1,0 +1,94 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""The node's pure pipeline and message conversions (no DDS needed)."""
+
+import math
+
+from mono_depth_ros.core.inference import pairwise_motions
+from mono_depth_ros.core.weights import WeightsError
+from mono_depth_ros.runtime.pipeline import DepthPipeline
+from mono_depth_ros.runtime.scale import ground_plane_height
+from mono_depth_ros.sim.dataset import default_intrinsics
+from mono_depth_ros.sim.scene import look_transform, render, street
+import numpy as np
+import pytest
+import torch
+
+
+def test_ground_plane_height_on_rendered_street():
+    """RANSAC on the exact rendered cloud finds the ground 1.65 m below the camera."""
+    h, w = 64, 208
+    k = default_intrinsics(h, w)
+    _, depth = render(street(1), look_transform([0.0, 0.0, 2.0]), torch.from_numpy(k), h, w)
+    d = depth[0].numpy()
+    v, u = np.mgrid[0:h, 0:w]
+    pts = np.stack([(u - k[0, 2]) / k[0, 0] * d, (v - k[1, 2]) / k[1, 1] * d, d], -1)
+    height = ground_plane_height(pts.reshape(-1, 3))
+    assert height is not None and math.isclose(height, 1.65, rel_tol=0.01)
+    assert ground_plane_height(np.zeros((10, 3))) is None
+
+
+def test_pipeline_depth_odometry_and_resets(weights):
+    """Shapes, NaN beyond max_depth, scale applied to depth and translation, resets."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (64, 208, 3), dtype=np.uint8) for _ in range(4)]
+    k = default_intrinsics(64, 208)
+    base = DepthPipeline(weights)
+    scaled = DepthPipeline(weights, depth_scale=3.0, max_depth=1e9)
+    results = [base.process(f, i * 100, k) for i, f in enumerate(frames)]
+    scaled_results = [scaled.process(f, i * 100, k) for i, f in enumerate(frames)]
+    first = results[0]
+    assert first.reset and not results[1].reset
+    assert first.depth.shape == (32, 104) and first.depth.dtype == np.float32
+    np.testing.assert_allclose(first.intrinsics[0, 0], k[0, 0] / 2, rtol=1e-9)
+    np.testing.assert_array_equal(first.odom_T_camera, np.eye(4))
+    # The points are the metric depth back-projected through the result's intrinsics.
+    kk = first.intrinsics
+    v, u = np.mgrid[0:32, 0:104]
+    expect = np.stack([(u - kk[0, 2]) / kk[0, 0] * first.depth,
+                       (v - kk[1, 2]) / kk[1, 1] * first.depth, first.depth], -1)
+    np.testing.assert_allclose(first.points, expect, rtol=1e-5, atol=1e-6)
+    assert first.colours().shape == (32, 104, 3) and first.colours().dtype == np.uint8
+    np.testing.assert_allclose(scaled_results[2].depth, 3.0 * results[2].depth, rtol=1e-5)
+    np.testing.assert_allclose(scaled_results[3].odom_T_camera[:3, 3],
+                               3.0 * results[3].odom_T_camera[:3, 3], rtol=1e-5, atol=1e-9)
+    # Odometry chains next_T_prev of the ego-motion network: frame t's motion is the last
+    # pair of the window (t - 2, t - 1, t).
+    with base.slot.use() as (_, ego_net):
+        into_2 = pairwise_motions(ego_net, frames[0:3], base.size)[1]
+        into_3 = pairwise_motions(ego_net, frames[1:4], base.size)[1]
+    expected = results[1].odom_T_camera @ np.linalg.inv(into_2) @ np.linalg.inv(into_3)
+    np.testing.assert_allclose(results[3].odom_T_camera, expected, atol=1e-5)
+    capped = DepthPipeline(weights, max_depth=float(np.nanmedian(results[0].depth)))
+    assert np.isnan(capped.process(frames[0], 0, k).depth).mean() > 0.3
+    again = base.process(frames[0], 50, k)  # a stamp going back: a bag loop
+    assert again.reset and np.array_equal(again.odom_T_camera, np.eye(4))
+
+
+def test_pipeline_refuses_bad_input(weights, tmp_path):
+    """Bad images, intrinsics and weights files give clear errors."""
+    pipeline = DepthPipeline(weights)
+    k = default_intrinsics(64, 208)
+    with pytest.raises(ValueError, match='uint8'):
+        pipeline.process(np.zeros((64, 208, 3), np.float32), 0, k)
+    with pytest.raises(ValueError, match='intrinsics'):
+        pipeline.process(np.zeros((64, 208, 3), np.uint8), 0, np.zeros((3, 3)))
+    bad = tmp_path / 'bad.safetensors'
+    bad.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(WeightsError, match='truncated'):
+        DepthPipeline(bad)
+    with pytest.raises(ValueError, match='depth_scale'):
+        DepthPipeline(weights, depth_scale=0.0)
