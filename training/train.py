@@ -33,7 +33,7 @@ May import: :mod:`mono_depth_ros` (core, data, evaluation, sim) and this package
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import json
 from pathlib import Path
 import time
@@ -54,7 +54,8 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-__all__ = ['StepBatches', 'load_checkpoint', 'main', 'save_checkpoint', 'train']
+__all__ = ['StepBatches', 'config_from_weights', 'load_checkpoint', 'main', 'save_checkpoint',
+           'train']
 
 CHECKPOINT = 'checkpoint.safetensors'
 WEIGHTS = 'weights.safetensors'
@@ -113,10 +114,13 @@ def load_checkpoint(path: Path, depth_net, ego_net, optimiser,
                     config: TrainConfig) -> Tuple[int, List[Dict[str, float]]]:
     """Restore a checkpoint into the given objects; return ``(step, history)``."""
     loaded_depth, loaded_ego, metadata = load_networks(path, expected=config.model)
+    extra = metadata.get('extra', {})
+    if 'optimiser' not in extra or 'step' not in extra:
+        raise ValueError(f'{path}: a weights file without optimiser state, not a training '
+                         'checkpoint; start from its weights with --init instead')
     depth_net.load_state_dict(loaded_depth.state_dict())
     ego_net.load_state_dict(loaded_ego.state_dict())
     tensors, _ = read_weights(path)
-    extra = metadata['extra']
     state: Dict[int, Dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith('optim.'):
@@ -186,13 +190,18 @@ class _Run:
     history: List[Dict[str, float]]
 
 
-def _build(config: TrainConfig, device: str, resume: Optional[str]) -> _Run:
+def _build(config: TrainConfig, device: str, resume: Optional[str],
+           init: Optional[str] = None) -> _Run:
     """Build the networks (DDP-wrapped with several processes), Adam, the resumed state."""
     rank, world_size = setup(device)
     if device.startswith('cuda') and world_size > 1:
         device = f'cuda:{rank % torch.cuda.device_count()}'
     torch.manual_seed(config.optim.seed)
     depth_net, ego_net = build_networks(config.model)
+    if init:
+        loaded_depth, loaded_ego, _ = load_networks(init, expected=config.model)
+        depth_net.load_state_dict(loaded_depth.state_dict())
+        ego_net.load_state_dict(loaded_ego.state_dict())
     if world_size > 1:
         # Before the optimiser is built: the swap must keep the parameters it will hold.
         depth_net = convert_batch_norm(depth_net, device)
@@ -295,7 +304,8 @@ def _log(writer, step: int, record: Dict[str, float], images: torch.Tensor,
 
 
 def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None,
-          progress: bool = True, stop_after: Optional[int] = None) -> Dict[str, Any]:
+          progress: bool = True, stop_after: Optional[int] = None,
+          init: Optional[str] = None) -> Dict[str, Any]:
     """Train per ``config``; return a summary (final step, losses, frames/s, paths).
 
     Args:
@@ -306,9 +316,11 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
         progress: show a progress bar (rank 0).
         stop_after: stop (with a checkpoint) after this many steps of this call; for
             tests of resuming.
+        init: a weights file to start from (fine-tuning; a fresh optimiser); its
+            architecture must equal ``config.model`` (see :func:`config_from_weights`).
 
     """
-    run = _build(config, device, resume)
+    run = _build(config, device, resume, init)
     out = Path(config.output.folder)
     end = config.optim.steps if stop_after is None else min(config.optim.steps,
                                                             run.start + stop_after)
@@ -347,6 +359,12 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
     return summary
 
 
+def config_from_weights(config: TrainConfig, weights: str) -> TrainConfig:
+    """Return ``config`` with the architecture and input size of a weights file."""
+    metadata = read_weights(weights)[1]
+    return replace(config, model=from_dict(ModelConfig, metadata['model'], 'model'))
+
+
 def export(checkpoint: Path, output: Path) -> Path:
     """Write the deployable networks (no optimiser state) from a checkpoint."""
     depth_net, ego_net, metadata = load_networks(checkpoint)
@@ -370,6 +388,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--resume', default=None,
                         help="checkpoint to continue from, or 'auto' (the output folder's)")
     parser.add_argument('--threads', type=int, default=None, help='CPU threads per process')
+    parser.add_argument('--init', default=None,
+                        help='start from these weights (e.g. the shipped ones): architecture '
+                        'and input size come from their metadata, the optimiser is new')
     parser.add_argument('--export', nargs=2, metavar=('CHECKPOINT', 'OUTPUT'),
                         help='only export deployable weights from a checkpoint')
     parser.add_argument('overrides', nargs='*', help='section.key=value (YAML values)')
@@ -385,7 +406,9 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = load_config(args.config, args.overrides)
-    summary = train(config, args.device, args.resume)
+    if args.init:
+        config = config_from_weights(config, args.init)
+    summary = train(config, args.device, args.resume, init=args.init)
     if is_main():
         print(json.dumps(summary, indent=2))
     if world()[1] > 1:

@@ -99,6 +99,11 @@ class ModelConfig:
     """Channel multiplier of the ego-motion network."""
     batch_norm: bool = True
     """Batch normalisation after each hidden convolution (as the paper)."""
+    egomotion_scale: float = 0.01
+    """Factor on the ego-motion head's output (the paper's 0.01). With 0.01 the network
+    learns little rotation and memorises what it learns; 0.1 learns and generalises it
+    (``python -m benchmarks.egomotion_alone`` measures both). Weights saved before this
+    option existed load as 0.01."""
 
     def __post_init__(self) -> None:
         """Check the values."""
@@ -109,6 +114,8 @@ class ModelConfig:
             raise ValueError(f'seq_length must be at least 2, got {self.seq_length}')
         if not (0 < self.depth_width <= 4 and 0 < self.egomotion_width <= 4):
             raise ValueError('depth_width and egomotion_width must be in (0, 4]')
+        if not 0 < self.egomotion_scale <= 10:
+            raise ValueError(f'egomotion_scale must be in (0, 10], got {self.egomotion_scale}')
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain ``dict`` for YAML and JSON."""

@@ -35,7 +35,6 @@ __all__ = ['DispNet', 'EgoMotionNet', 'build_networks', 'disparity_to_depth']
 
 DISP_SCALE = 10.0
 MIN_DISP = 0.01
-EGOMOTION_SCALE = 0.01
 _ENCODER = ((32, 7), (64, 5), (128, 3), (256, 3), (512, 3), (512, 3), (512, 3))
 _DECODER = (512, 512, 256, 128, 64, 32, 16)
 _EGOMOTION = ((16, 7), (32, 5), (64, 3), (128, 3), (256, 3), (256, 3), (256, 3))
@@ -151,10 +150,14 @@ class EgoMotionNet(nn.Module):
     """
 
     def __init__(self, seq_length: int = 3, width: float = 1.0,
-                 batch_norm: bool = True) -> None:
-        """Build the layers; ``width`` multiplies every channel count."""
+                 batch_norm: bool = True, output_scale: float = 0.01) -> None:
+        """Build the layers; ``width`` multiplies every channel count.
+
+        ``output_scale`` multiplies the head's output (the paper: 0.01).
+        """
         super().__init__()
         self.seq_length = seq_length
+        self.output_scale = output_scale
         layers: List[nn.Module] = []
         cin = 3 * seq_length
         for cout, kernel in _EGOMOTION:
@@ -169,11 +172,12 @@ class EgoMotionNet(nn.Module):
         check_shape(frames, ('B', self.seq_length, 3, 'H', 'W'), 'frames')
         b, s, c, h, w = frames.shape
         x = self.body(_normalise(frames).reshape(b, s * c, h, w))
-        motion = self.head(x).mean(dim=(2, 3)) * EGOMOTION_SCALE
+        motion = self.head(x).mean(dim=(2, 3)) * self.output_scale
         return motion.reshape(b, s - 1, 6)
 
 
 def build_networks(config: ModelConfig) -> Tuple[DispNet, EgoMotionNet]:
     """Both networks for ``config``."""
     return (DispNet(config.depth_width, config.batch_norm),
-            EgoMotionNet(config.seq_length, config.egomotion_width, config.batch_norm))
+            EgoMotionNet(config.seq_length, config.egomotion_width, config.batch_norm,
+                         config.egomotion_scale))

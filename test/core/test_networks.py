@@ -82,3 +82,20 @@ def test_bad_input_shapes_are_named():
         EgoMotionNet(3, 0.25)(torch.rand(1, 2, 3, 64, 64))
     with pytest.raises(ValueError, match='seq_length'):
         ModelConfig(seq_length=1)
+
+
+def test_egomotion_output_scale_is_a_plain_factor():
+    """Same weights, scale 0.1 instead of 0.01: ten times the motion; old metadata -> 0.01."""
+    from mono_depth_ros.core.config import from_dict
+
+    torch.manual_seed(0)
+    small = EgoMotionNet(3, 0.25, True, 0.01).eval()
+    large = EgoMotionNet(3, 0.25, True, 0.1).eval()
+    large.load_state_dict(small.state_dict())
+    frames = torch.rand(2, 3, 3, 64, 96)
+    torch.testing.assert_close(large(frames), 10.0 * small(frames))
+    old = {k: v for k, v in ModelConfig().to_dict().items() if k != 'egomotion_scale'}
+    assert from_dict(ModelConfig, old).egomotion_scale == 0.01
+    assert build_networks(ModelConfig(egomotion_scale=0.1))[1].output_scale == 0.1
+    with pytest.raises(ValueError, match='egomotion_scale'):
+        ModelConfig(egomotion_scale=0.0)

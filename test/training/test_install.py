@@ -24,6 +24,7 @@ tree, so nothing is imported from the checkout.
 import json
 import os
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -50,7 +51,11 @@ def test_pip_install_then_train_20_steps(tmp_path):
     site = Path(_run([str(python), '-c', 'import sysconfig; print(sysconfig.get_paths()'
                       "['purelib'])"], tmp_path).strip())
     (site / 'test_dependencies.pth').write_text(sysconfig.get_paths()['purelib'] + '\n')
-    _run([str(python), '-m', 'pip', 'install', '--quiet', '--no-deps', str(ROOT)], tmp_path)
+    # A copy of the source tree, so that the build leaves nothing in the checkout.
+    source = tmp_path / 'source'
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        '.venv', '.git', 'outputs', 'build', '*.egg-info', '__pycache__', '.pytest_cache'))
+    _run([str(python), '-m', 'pip', 'install', '--quiet', '--no-deps', str(source)], tmp_path)
     work = tmp_path / 'work'
     work.mkdir()
     where = json.loads(_run([str(python), '-c', (
@@ -60,7 +65,7 @@ def test_pip_install_then_train_20_steps(tmp_path):
         'print(json.dumps([mono_depth_ros.__file__, mono_depth_ros_training.__file__, '
         "str(default_weights()), str(config_path('compact'))]))")], work))
     for path in where:
-        assert str(ROOT) not in path and path.startswith(str(tmp_path)), where
+        assert str(ROOT) not in path and path.startswith(str(venv)), where
     _run([str(python), '-m', 'mono_depth_ros_training.prepare', 'render', '--out', 'data',
           '--size', '48x160', '--train-sequences', '2', '--frames', '14',
           '--test-sequences', '1', '--test-frames', '6', '--supersample', '1'], work)

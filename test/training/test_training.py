@@ -32,7 +32,7 @@ import torch
 import torch.multiprocessing as mp
 
 
-CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'train.yaml'
+CONFIG = 'train'  # the shipped paper configuration
 
 
 def tiny_config(data_root, out, steps, **more):
@@ -121,6 +121,25 @@ def test_resume_continues_exactly_and_export(tiny_dataset, tmp_path):
     assert meta['training']['optim']['steps'] == 4
     depth_net, _, _ = load_networks(tmp_path / 'a' / WEIGHTS)
     assert depth_net.training is False
+
+
+def test_init_from_weights_takes_their_architecture(tiny_dataset, tmp_path):
+    """--init starts from a weights file (fresh optimiser); --resume refuses one by name."""
+    from mono_depth_ros_training.train import config_from_weights
+
+    root = tiny_dataset / 'prepared'
+    first = train(tiny_config(root, tmp_path / 'a', 2), progress=False)
+    # A configuration of another size: --init replaces it by the weights' architecture.
+    other = tiny_config(root, tmp_path / 'b', 0, **{'model.height': 64})
+    config = config_from_weights(other, first['weights'])
+    assert (config.model.height, config.model.width) == (32, 104)
+    train(config, progress=False, init=first['weights'])
+    a, _ = _state(tmp_path / 'a' / WEIGHTS)
+    b, _ = _state(tmp_path / 'b' / WEIGHTS)
+    for name in a:  # zero steps from --init: the weights themselves
+        torch.testing.assert_close(a[name], b[name], msg=name)
+    with pytest.raises(ValueError, match='--init'):
+        train(tiny_config(root, tmp_path / 'c', 2), progress=False, resume=first['weights'])
 
 
 def test_checkpoint_write_is_atomic(tiny_dataset, tmp_path, monkeypatch):

@@ -1,0 +1,164 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Can the ego-motion network learn rotation? Trained alone, with the true depth given.
+
+Run ``python -m benchmarks.egomotion_alone`` from the repository root (``--help``). It
+renders car drives and handheld walks (exact depth and poses), trains only the ego-motion
+network with the photometric terms of the vid2depth loss while the depth comes from the
+renderer, and scores the rotation it predicts on held-out sequences of other seeds:
+rotation gain (least-squares gain of predicted on true frame-to-frame rotation vectors; 1
+is right) and rotation error in degrees per frame. Each output scale given with
+``--scales`` is trained from the same seed on the same data, side by side. The check
+passes when the last scale's held-out gain lies in ``[0.9, 1.1]``; the exit status says
+so. Writes ``results.json`` and ``rotation_gain.png`` (held-out gain against steps).
+"""
+
+import argparse
+import json
+from pathlib import Path
+import sys
+import time
+from typing import Dict, List
+
+from mono_depth_ros.core.config import LossConfig
+from mono_depth_ros.core.inference import frames_to_tensor, pairwise_motions
+from mono_depth_ros.core.losses import vid2depth_loss
+from mono_depth_ros.core.networks import EgoMotionNet
+from mono_depth_ros.evaluation.plots import save_curves
+from mono_depth_ros.evaluation.pose import chain_motions, rotation_scores
+from mono_depth_ros.sim.dataset import make_sequence, RenderedSequence
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+PHOTOMETRIC = LossConfig(smoothness_weight=0.0, icp_weight=0.0)
+MAX_DEPTH = 100.0  # metres given to pixels that see the sky
+
+
+def _snippets(seqs: List[RenderedSequence], size) -> Dict[str, torch.Tensor]:
+    """Cut every 3-frame snippet: images (N, 3, 3, H, W), true depth (N, 3, 1, H, W), K."""
+    images, depths, ks = [], [], []
+    for seq in seqs:
+        frames = frames_to_tensor(seq.images, size)
+        depth = torch.from_numpy(np.minimum(seq.depths, MAX_DEPTH)).float()[:, None]
+        for s in range(len(seq) - 2):
+            images.append(frames[s:s + 3])
+            depths.append(depth[s:s + 3])
+            ks.append(torch.as_tensor(seq.intrinsics, dtype=torch.float32))
+    return {'images': torch.stack(images), 'depths': torch.stack(depths),
+            'intrinsics': torch.stack(ks)}
+
+
+def _disparity_pyramid(depth: torch.Tensor, scales: int = 4) -> List[torch.Tensor]:
+    """Return the true disparity ``(B, S, 1, h, w)`` per scale (area-averaged, finest first)."""
+    b, s, _, h, w = depth.shape
+    disp = 1.0 / depth.reshape(b * s, 1, h, w)
+    out = []
+    for level in range(scales):
+        size = (-(-h // 2 ** level), -(-w // 2 ** level))
+        out.append(F.adaptive_avg_pool2d(disp, size).reshape(b, s, 1, *size))
+    return out
+
+
+def held_out_rotation(net: EgoMotionNet, seqs: List[RenderedSequence], size) -> Dict:
+    """Score ``net``'s rotation on the held-out sequences (gain and error, mean of them)."""
+    gt, pred = [], []
+    for seq in seqs:
+        poses = chain_motions(pairwise_motions(net, list(seq.images), size))
+        truth = np.linalg.inv(seq.poses[0]) @ seq.poses
+        gt.append(truth)
+        pred.append(poses)
+    scores = [rotation_scores(g, p) for g, p in zip(gt, pred)]
+    gains = [s['rotation_gain'] for s in scores]
+    return {'rotation_gain': float(np.mean(gains)),
+            'rotation_error_deg': float(np.mean([s['rotation_error_deg'] for s in scores])),
+            'per_sequence_gain': gains}
+
+
+def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], size,
+                scale: float, steps: int, lr: float, batch: int, every: int, seed: int
+                ) -> Dict:
+    """Train an ego-motion network alone; return its held-out curve and final scores."""
+    torch.manual_seed(seed)
+    net = EgoMotionNet(3, 0.25, True, scale)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    curve, t0 = [], time.perf_counter()
+    for step in tqdm(range(steps), desc=f'output scale {scale}'):
+        net.train()
+        pick = torch.randint(len(data['images']), (batch,), generator=generator)
+        images = data['images'][pick]
+        loss = vid2depth_loss(images, data['intrinsics'][pick],
+                              _disparity_pyramid(data['depths'][pick]), net(images),
+                              PHOTOMETRIC)['total']
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if (step + 1) % every == 0 or step + 1 == steps:
+            net.eval()
+            curve.append({'step': step + 1, **held_out_rotation(net, test, size)})
+    return {'scale': scale, 'seconds': time.perf_counter() - t0, 'curve': curve,
+            **{k: curve[-1][k] for k in ('rotation_gain', 'rotation_error_deg')}}
+
+
+def _render(kinds_seeds, frames: int, size) -> List[RenderedSequence]:
+    return [make_sequence(kind, frames, seed, *size, progress=False)
+            for kind, seed in tqdm(kinds_seeds, desc='rendering')]
+
+
+def main(argv=None) -> int:
+    """Render, train per output scale, print the table; 0 if the check passes."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', type=Path, default=Path('outputs/egomotion_alone'))
+    parser.add_argument('--scales', type=float, nargs='+', default=[0.01, 0.1])
+    parser.add_argument('--steps', type=int, default=1500)
+    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--every', type=int, default=250, help='steps between evaluations')
+    parser.add_argument('--train-drives', type=int, default=8)
+    parser.add_argument('--frames', type=int, default=40)
+    parser.add_argument('--size', default='48x160')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    size = tuple(int(v) for v in args.size.split('x'))
+    train_ids = [('handheld' if i % 3 == 2 else 'car', 100 + i)
+                 for i in range(args.train_drives)]
+    test_ids = [('car', 900), ('car', 901), ('handheld', 902)]
+    data = _snippets(_render(train_ids, args.frames, size), size)
+    test = _render(test_ids, args.frames, size)
+    runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
+                        args.every, args.seed) for scale in args.scales]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / 'results.json').write_text(json.dumps(
+        {'args': {k: str(v) for k, v in vars(args).items()}, 'runs': runs}, indent=2))
+    save_curves(args.out / 'rotation_gain.png',
+                {f'output scale {r["scale"]}': [c['rotation_gain'] for c in r['curve']]
+                 for r in runs}, xlabel=f'evaluation (every {args.every} steps)',
+                ylabel='held-out rotation gain', title='ego-motion network alone, true depth')
+    print(f'\nego-motion alone, true depth given: {len(data["images"])} training snippets, '
+          f'{len(test)} held-out sequences ({", ".join(k for k, _ in test_ids)})')
+    print(f'{"output scale":>12}{"gain":>8}{"error deg":>11}{"s/step":>8}  per-sequence gain')
+    for r in runs:
+        per = ' '.join(f'{g:.2f}' for g in r['curve'][-1]['per_sequence_gain'])
+        print(f'{r["scale"]:>12g}{r["rotation_gain"]:>8.3f}{r["rotation_error_deg"]:>11.3f}'
+              f'{r["seconds"] / args.steps:>8.3f}  {per}')
+    ok = 0.9 <= runs[-1]['rotation_gain'] <= 1.1
+    print(f'check (last scale, held-out gain in [0.9, 1.1]): {"PASS" if ok else "FAIL"}')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
