@@ -84,12 +84,17 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """Where and how often to log, draw and checkpoint."""
+    """Where and how often to log, draw and checkpoint.
+
+    ``snapshot_every`` (a multiple of ``checkpoint_every``; 0 = off) also keeps deployable
+    weights ``snapshots/step_NNNNNNN.safetensors`` along the way, for learning curves.
+    """
 
     folder: str = 'outputs/train'
     log_every: int = 10
     image_every: int = 500
     checkpoint_every: int = 1000
+    snapshot_every: int = 0
     tensorboard: bool = True
 
 

@@ -160,27 +160,34 @@ def main(argv=None) -> None:
             p.add_argument('--image-topic', required=True)
             p.add_argument('--info-topic')
     args = parser.parse_args(argv)
-    if args.command == 'render':
-        info = render_dataset(args.out, args.size, args.train_sequences, args.frames,
-                              args.test_sequences, args.test_frames, args.seed,
-                              args.supersample)
-    elif args.command == 'kitti':
-        info = prepare_kitti(args.raw, args.out, args.size, args.test_files)
-    else:
-        info = _prepare_frames(args)
-    print(json.dumps(info, indent=2))
+    print(json.dumps(COMMANDS[args.command](args), indent=2))
+
+
+def _render(args: argparse.Namespace) -> dict:
+    return render_dataset(args.out, args.size, args.train_sequences, args.frames,
+                          args.test_sequences, args.test_frames, args.seed, args.supersample)
+
+
+def _kitti(args: argparse.Namespace) -> dict:
+    return prepare_kitti(args.raw, args.out, args.size, args.test_files)
+
+
+def _video_frames(args: argparse.Namespace):
+    """Frames, a name and no intrinsics (a video carries none)."""
+    return list(read_frames(args.source, stride=args.stride)), args.source.stem, None
+
+
+def _bag_frames(args: argparse.Namespace):
+    """Frames, a name and the last camera_info's intrinsics (or None)."""
+    got = list(read_camera_bag(args.bag, args.image_topic, args.info_topic))
+    k = got[-1].intrinsics if got else None
+    return [f.image for f in got][::args.stride], args.bag.stem, k
 
 
 def _prepare_frames(args: argparse.Namespace) -> dict:
-    if args.command == 'video':
-        frames = list(read_frames(args.source, stride=args.stride))
-        name = args.source.stem
-        k = None
-    else:
-        got = list(read_camera_bag(args.bag, args.image_topic, args.info_topic))
-        frames = [f.image for f in got][::args.stride]
-        name = args.bag.stem
-        k = got[-1].intrinsics if got else None
+    frames, name, k = FRAME_SOURCES[args.command](args)
+    if not frames:
+        raise DataError(f'{name}: no frames')
     h0, w0 = frames[0].shape[:2]
     if args.intrinsics:
         fx, fy, cx, cy = (float(v) for v in args.intrinsics.split(','))
@@ -196,6 +203,13 @@ def _prepare_frames(args: argparse.Namespace) -> dict:
     write_split(args.out, 'val', val)
     return {'sequence': name, 'frames': len(frames), 'train': len(train), 'val': len(val),
             'intrinsics': k.tolist()}
+
+
+#: the frame sources of the ``video`` and ``bag`` commands
+FRAME_SOURCES = {'video': _video_frames, 'bag': _bag_frames}
+#: sub-command -> handler
+COMMANDS = {'render': _render, 'kitti': _kitti, 'video': _prepare_frames,
+            'bag': _prepare_frames}
 
 
 if __name__ == '__main__':

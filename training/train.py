@@ -33,32 +33,30 @@ May import: :mod:`mono_depth_ros` (core, data, evaluation, sim) and this package
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 import json
 from pathlib import Path
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from mono_depth_ros.core.camera import pixel_grid
-from mono_depth_ros.core.config import from_dict, ModelConfig
 from mono_depth_ros.core.geometry import inverse_warp, pose_vec_to_mat
 from mono_depth_ros.core.losses import LOSS_TERMS, snippet_loss
 from mono_depth_ros.core.networks import build_networks, disparity_to_depth
 from mono_depth_ros.core.step import StepResult, train_step
-from mono_depth_ros.core.weights import load_networks, read_weights, save_networks
+from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.data.snippets import SnippetDataset
 from mono_depth_ros_training.augment import augment_batch, draw_parameters
+from mono_depth_ros_training.checkpoints import (CHECKPOINT, config_from_weights, export,
+                                                 load_checkpoint, save_checkpoint, WEIGHTS)
 from mono_depth_ros_training.config import load_config, TrainConfig
 from mono_depth_ros_training.distributed import convert_batch_norm, is_main, setup, world
 import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-__all__ = ['StepBatches', 'config_from_weights', 'load_checkpoint', 'main', 'save_checkpoint',
-           'train']
-
-CHECKPOINT = 'checkpoint.safetensors'
-WEIGHTS = 'weights.safetensors'
+__all__ = ['CHECKPOINT', 'StepBatches', 'WEIGHTS', 'config_from_weights', 'export',
+           'load_checkpoint', 'main', 'save_checkpoint', 'train']
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -89,46 +87,6 @@ class StepBatches(Sampler):
             picks = torch.randint(self.size, (self.batch,),
                                   generator=step_generator(self.seed, step))
             yield picks[self.rank * per:(self.rank + 1) * per].tolist()
-
-
-def _optimiser_state(
-        optimiser: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
-    state = optimiser.state_dict()
-    tensors = {}
-    for index, values in state['state'].items():
-        for name, value in values.items():
-            tensors[f'optim.{index}.{name}'] = torch.as_tensor(value).detach().cpu()
-    return tensors, {'param_groups': state['param_groups']}
-
-
-def save_checkpoint(path: Path, depth_net, ego_net, optimiser, config: TrainConfig,
-                    step: int, history: List[Dict[str, float]]) -> None:
-    """Write networks, Adam state, step and history to ``path`` (atomic)."""
-    tensors, meta = _optimiser_state(optimiser)
-    save_networks(path, depth_net, ego_net, config.model, training=config.to_dict(),
-                  extra={'step': step, 'optimiser': meta, 'history': history[-2000:]},
-                  extra_tensors=tensors)
-
-
-def load_checkpoint(path: Path, depth_net, ego_net, optimiser,
-                    config: TrainConfig) -> Tuple[int, List[Dict[str, float]]]:
-    """Restore a checkpoint into the given objects; return ``(step, history)``."""
-    loaded_depth, loaded_ego, metadata = load_networks(path, expected=config.model)
-    extra = metadata.get('extra', {})
-    if 'optimiser' not in extra or 'step' not in extra:
-        raise ValueError(f'{path}: a weights file without optimiser state, not a training '
-                         'checkpoint; start from its weights with --init instead')
-    depth_net.load_state_dict(loaded_depth.state_dict())
-    ego_net.load_state_dict(loaded_ego.state_dict())
-    tensors, _ = read_weights(path)
-    state: Dict[int, Dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith('optim.'):
-            _, index, name = key.split('.', 2)
-            state.setdefault(int(index), {})[name] = value
-    optimiser.load_state_dict({'state': state,
-                               'param_groups': extra['optimiser']['param_groups']})
-    return int(extra['step']), list(extra.get('history', []))
 
 
 def _log_images(writer, step: int, images: torch.Tensor, intrinsics: torch.Tensor,
@@ -285,8 +243,12 @@ def _loop(run: _Run, end: int, writer, progress: bool) -> None:
             bar.set_postfix(loss=f'{record["total"]:.4f}')
             _log(writer, step, record, images, k, result.terms, config)
         if (step + 1) % config.output.checkpoint_every == 0 and is_main():
-            save_checkpoint(Path(config.output.folder) / CHECKPOINT, run.depth_net,
-                            run.ego_net, run.optimiser, config, step + 1, run.history)
+            out = Path(config.output.folder)
+            save_checkpoint(out / CHECKPOINT, run.depth_net, run.ego_net, run.optimiser,
+                            config, step + 1, run.history)
+            every = config.output.snapshot_every
+            if every and (step + 1) % every == 0:
+                export(out / CHECKPOINT, out / 'snapshots' / f'step_{step + 1:07d}.safetensors')
             val = _validation_loss(run.depth_net, run.ego_net, config, run.device)
             if val is not None and writer:
                 writer.add_scalar('val/total', val, step)
@@ -357,25 +319,6 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
     if run.world_size > 1:
         torch.distributed.barrier()
     return summary
-
-
-def config_from_weights(config: TrainConfig, weights: str) -> TrainConfig:
-    """Return ``config`` with the architecture and input size of a weights file."""
-    metadata = read_weights(weights)[1]
-    return replace(config, model=from_dict(ModelConfig, metadata['model'], 'model'))
-
-
-def export(checkpoint: Path, output: Path) -> Path:
-    """Write the deployable networks (no optimiser state) from a checkpoint."""
-    depth_net, ego_net, metadata = load_networks(checkpoint)
-    model = from_dict(ModelConfig, metadata['model'], 'model')
-    extra = {k: v for k, v in metadata['extra'].items() if k not in ('optimiser', 'history')}
-    history = metadata['extra'].get('history') or []
-    if history:
-        extra['final_loss'] = history[-1]['total']
-    save_networks(output, depth_net, ego_net, model, training=metadata['training'],
-                  extra=extra)
-    return output
 
 
 def parse_args(argv=None) -> argparse.Namespace:

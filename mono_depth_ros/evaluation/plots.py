@@ -110,12 +110,15 @@ def save_trajectory_plot(path: PathLike, gt_positions: np.ndarray,
 
 
 def save_curves(path: PathLike, curves: Dict[str, Sequence[float]], xlabel: str = 'step',
-                ylabel: str = '', title: str = '') -> Path:
-    """Line plot of named series (each a sequence of values over ``0, 1, ...``)."""
+                ylabel: str = '', title: str = '',
+                x: Optional[Sequence[float]] = None) -> Path:
+    """Line plot of named series over ``x`` (default ``0, 1, ...``)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for name, values in curves.items():
-        ax.plot(np.asarray(values, dtype=np.float64), lw=0.8, label=name)
+        values = np.asarray(values, dtype=np.float64)
+        xs = np.arange(len(values)) if x is None else np.asarray(x, dtype=np.float64)
+        ax.plot(xs, values, lw=0.8, marker='.' if len(values) < 40 else None, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -1,0 +1,98 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Training checkpoints and deployable weights: save, restore, export.
+
+A checkpoint is a weights file (:mod:`mono_depth_ros.core.weights`: safetensors + JSON,
+atomic) that also holds Adam's state (tensors ``optim.*``), the step and the loss history;
+:func:`export` drops those for the node. Nothing is ever unpickled.
+
+May import: :mod:`mono_depth_ros.core` and this package's ``config``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+from mono_depth_ros.core.config import from_dict, ModelConfig
+from mono_depth_ros.core.weights import load_networks, read_weights, save_networks
+from mono_depth_ros_training.config import TrainConfig
+import torch
+
+__all__ = ['CHECKPOINT', 'WEIGHTS', 'config_from_weights', 'export', 'load_checkpoint',
+           'save_checkpoint']
+
+CHECKPOINT = 'checkpoint.safetensors'
+WEIGHTS = 'weights.safetensors'
+
+
+def _optimiser_state(
+        optimiser: torch.optim.Optimizer) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
+    state = optimiser.state_dict()
+    tensors = {}
+    for index, values in state['state'].items():
+        for name, value in values.items():
+            tensors[f'optim.{index}.{name}'] = torch.as_tensor(value).detach().cpu()
+    return tensors, {'param_groups': state['param_groups']}
+
+
+def save_checkpoint(path: Path, depth_net, ego_net, optimiser, config: TrainConfig,
+                    step: int, history: List[Dict[str, float]]) -> None:
+    """Write networks, Adam state, step and history to ``path`` (atomic)."""
+    tensors, meta = _optimiser_state(optimiser)
+    save_networks(path, depth_net, ego_net, config.model, training=config.to_dict(),
+                  extra={'step': step, 'optimiser': meta, 'history': history[-2000:]},
+                  extra_tensors=tensors)
+
+
+def load_checkpoint(path: Path, depth_net, ego_net, optimiser,
+                    config: TrainConfig) -> Tuple[int, List[Dict[str, float]]]:
+    """Restore a checkpoint into the given objects; return ``(step, history)``."""
+    loaded_depth, loaded_ego, metadata = load_networks(path, expected=config.model)
+    extra = metadata.get('extra', {})
+    if 'optimiser' not in extra or 'step' not in extra:
+        raise ValueError(f'{path}: a weights file without optimiser state, not a training '
+                         'checkpoint; start from its weights with --init instead')
+    depth_net.load_state_dict(loaded_depth.state_dict())
+    ego_net.load_state_dict(loaded_ego.state_dict())
+    tensors, _ = read_weights(path)
+    state: Dict[int, Dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith('optim.'):
+            _, index, name = key.split('.', 2)
+            state.setdefault(int(index), {})[name] = value
+    optimiser.load_state_dict({'state': state,
+                               'param_groups': extra['optimiser']['param_groups']})
+    return int(extra['step']), list(extra.get('history', []))
+
+
+def config_from_weights(config: TrainConfig, weights: str) -> TrainConfig:
+    """Return ``config`` with the architecture and input size of a weights file."""
+    metadata = read_weights(weights)[1]
+    return replace(config, model=from_dict(ModelConfig, metadata['model'], 'model'))
+
+
+def export(checkpoint: Path, output: Path) -> Path:
+    """Write the deployable networks (no optimiser state) from a checkpoint."""
+    depth_net, ego_net, metadata = load_networks(checkpoint)
+    model = from_dict(ModelConfig, metadata['model'], 'model')
+    extra = {k: v for k, v in metadata['extra'].items() if k not in ('optimiser', 'history')}
+    history = metadata['extra'].get('history') or []
+    if history:
+        extra['final_loss'] = history[-1]['total']
+    save_networks(output, depth_net, ego_net, model, training=metadata['training'],
+                  extra=extra)
+    return output
