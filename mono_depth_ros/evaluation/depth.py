@@ -25,11 +25,12 @@ May import: numpy, scipy, matplotlib (torch only to resize), :mod:`mono_depth_ro
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['DEPTH_METRICS', 'depth_metrics', 'evaluate_depths', 'garg_crop_mask', 'resize_depth']
+__all__ = ['DEPTH_METRICS', 'depth_metrics', 'evaluate_depths', 'fixed_map_share',
+           'garg_crop_mask', 'log_correlation', 'resize_depth']
 
 DEPTH_METRICS = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3')
 
@@ -119,3 +120,48 @@ def resize_depth(depth: np.ndarray, shape) -> np.ndarray:
     t = torch.from_numpy(np.ascontiguousarray(depth, dtype=np.float32))[None, None]
     return torch.nn.functional.interpolate(t, size=tuple(shape), mode='bilinear',
                                            align_corners=False)[0, 0].numpy()
+
+
+def _normalised_log(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Log depth minus its mean over ``valid`` pixels (scale-free), 0 elsewhere."""
+    out = np.zeros(depth.shape, dtype=np.float64)
+    logs = np.log(depth[valid])
+    out[valid] = logs - logs.mean()
+    return out
+
+
+def fixed_map_share(depths: Sequence[np.ndarray]) -> float:
+    """Share of the per-pixel variance of normalised log depth that one fixed map explains.
+
+    Each map's log depth has its own mean removed (monocular depth has no scale); the
+    fixed map is the mean of those maps. The share is ``1 - sum |x_i - m|^2 / sum |x_i|^2``
+    over pixels valid (finite, positive) in every map: 1 for a network that draws the same
+    map whatever it sees, near 0 when the maps follow the scenes. Needs at least two maps.
+    """
+    maps = [np.asarray(d, dtype=np.float64) for d in depths]
+    if len(maps) < 2 or any(m.shape != maps[0].shape or m.ndim != 2 for m in maps):
+        raise ValueError('need at least two (H, W) depth maps of one shape')
+    valid = np.logical_and.reduce([np.isfinite(m) & (m > 0) for m in maps])
+    if valid.sum() < 2:
+        raise ValueError('no pixel is valid in every depth map')
+    x = np.stack([_normalised_log(m, valid)[valid] for m in maps])
+    total = float((x ** 2).sum())
+    if total == 0:
+        return 1.0
+    return 1.0 - float(((x - x.mean(0)) ** 2).sum()) / total
+
+
+def log_correlation(gt: np.ndarray, pred: np.ndarray, max_depth: float = 80.0) -> float:
+    """Pearson correlation of log predicted and log true depth over valid pixels (scale-free).
+
+    A prediction with no resemblance to the scene scores about 0, a perfect one 1.
+    """
+    gt = np.asarray(gt, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    if pred.shape != gt.shape:
+        pred = resize_depth(pred, gt.shape)
+    valid = (np.isfinite(gt) & (gt > 1e-3) & (gt < max_depth) & np.isfinite(pred)
+             & (pred > 0))
+    if valid.sum() < 3:
+        raise ValueError('fewer than three valid pixels')
+    return float(np.corrcoef(np.log(gt[valid]), np.log(pred[valid]))[0, 1])

@@ -17,7 +17,8 @@
 
 import math
 
-from mono_depth_ros.evaluation.depth import depth_metrics, evaluate_depths, garg_crop_mask
+from mono_depth_ros.evaluation.depth import (depth_metrics, evaluate_depths, fixed_map_share,
+                                            garg_crop_mask, log_correlation)
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,
                                             evaluate_trajectory, rotation_scores,
@@ -156,3 +157,31 @@ def test_pictures_are_written(tmp_path):
     for p in (path, traj):
         with Image.open(p) as img:
             assert img.format == 'PNG' and np.asarray(img).std() > 1
+
+
+def test_fixed_map_share_closed_forms():
+    rng = np.random.default_rng(0)
+    prior = np.exp(rng.normal(size=(8, 12)))
+    # One map at different scales: all of it is the fixed map.
+    assert fixed_map_share([prior * s for s in (0.5, 1.0, 3.0)]) == pytest.approx(1.0)
+    # Two maps whose normalised logs are x and -x: their mean is 0, nothing is explained.
+    x = rng.normal(size=(8, 12))
+    x -= x.mean()
+    assert fixed_map_share([np.exp(x), np.exp(-x)]) == pytest.approx(0.0, abs=1e-12)
+    # x + p and -x + p with p orthogonal to x: the share is |p|^2 / (|x|^2 + |p|^2).
+    p = rng.normal(size=(8, 12))
+    p -= p.mean()
+    p -= (p * x).sum() / (x * x).sum() * x
+    expect = (p ** 2).sum() / ((x ** 2).sum() + (p ** 2).sum())
+    assert fixed_map_share([np.exp(x + p), np.exp(p - x)]) == pytest.approx(expect)
+    with pytest.raises(ValueError, match='at least two'):
+        fixed_map_share([prior])
+
+
+def test_log_correlation_is_scale_free():
+    rng = np.random.default_rng(1)
+    gt = np.exp(rng.normal(size=(10, 20))) + 1.0
+    assert log_correlation(gt, 7.0 * gt) == pytest.approx(1.0)
+    assert log_correlation(gt, 1.0 / gt) == pytest.approx(-1.0)
+    noise = np.exp(rng.normal(size=(10, 20)))
+    assert abs(log_correlation(gt, noise)) < 0.3
