@@ -18,7 +18,7 @@
 import math
 
 from mono_depth_ros.evaluation.depth import (depth_metrics, evaluate_depths, fixed_map_share,
-                                            garg_crop_mask, log_correlation)
+                                             garg_crop_mask, log_correlation)
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,
                                             evaluate_trajectory, rotation_scores,
