@@ -1,0 +1,128 @@
+# Copyright 2026 mono_depth_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Where a training step's time goes, and how close it comes to the CPU's convolution rate.
+
+Run ``python -m benchmarks.bench_train`` with nothing else running (``--help``). For a
+configuration (default: the shipped ``compact_v2`` at 48x160, batch 4) it times, averaged
+over ``--repeat`` steps on random snippets: the networks' forward pass, the loss without and
+with the 3D term (the difference is ICP), backward, and the optimiser step; counts the
+step's floating-point operations with torch's ``FlopCounterMode``; and measures, in the
+same run, the rate this CPU sustains on one large convolution. It prints the split, the
+achieved GFLOP/s with and without the 3D loss, their ratio to the convolution rate, and
+what the 3D loss adds to a step.
+"""
+
+import argparse
+from dataclasses import replace
+import time
+from typing import Callable, Dict
+
+from mono_depth_ros.core.losses import vid2depth_loss
+from mono_depth_ros.core.networks import build_networks
+from mono_depth_ros_training.config import load_config
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - t0) / repeat
+
+
+def conv_rate(repeat: int) -> float:
+    """GFLOP/s of a 64 -> 64 channel 3x3 convolution on a 128x416 map (forward)."""
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.rand(1, 64, 128, 416)
+    flops = 2 * 64 * 64 * 9 * 128 * 416
+    with torch.no_grad():
+        seconds = _timed(lambda: conv(x), repeat)
+    return flops / seconds / 1e9
+
+
+def step_split(config, with_icp: bool, repeat: int) -> Dict[str, float]:
+    """Seconds per part of a step, and the step's GFLOP."""
+    loss_config = config.loss if with_icp else replace(config.loss, icp_weight=0.0)
+    if with_icp and loss_config.icp_weight == 0:
+        loss_config = replace(loss_config, icp_weight=0.1)
+    m = config.model
+    depth_net, ego_net = build_networks(m)
+    params = list(depth_net.parameters()) + list(ego_net.parameters())
+    optimiser = torch.optim.Adam(params, lr=1e-4)
+    b = config.optim.batch_size
+    images = torch.rand(b, m.seq_length, 3, m.height, m.width)
+    k = torch.tensor([[0.6 * m.width, 0, m.width / 2], [0, 0.6 * m.width, m.height / 2],
+                      [0, 0, 1]]).expand(b, 3, 3)
+
+    def forward():
+        disps = [d.reshape(b, m.seq_length, *d.shape[1:])
+                 for d in depth_net(images.flatten(0, 1))]
+        return disps, ego_net(images)
+
+    def loss():
+        disps, ego = forward()
+        return vid2depth_loss(images, k, disps, ego, loss_config)['total']
+
+    def full():
+        optimiser.zero_grad(set_to_none=True)
+        loss().backward()
+        optimiser.step()
+
+    def backward():
+        optimiser.zero_grad(set_to_none=True)
+        loss().backward()
+
+    t_forward = _timed(forward, repeat)
+    t_loss = _timed(loss, repeat) - t_forward
+    t_backward = _timed(backward, repeat) - t_forward - t_loss
+    t_step = _timed(full, repeat)
+    with FlopCounterMode(display=False) as counter:
+        full()
+    return {'forward': t_forward, 'loss': t_loss, 'backward': t_backward,
+            'optimiser': max(0.0, t_step - t_forward - t_loss - t_backward), 'step': t_step,
+            'gflop': counter.get_total_flops() / 1e9}
+
+
+def main(argv=None) -> None:
+    """Measure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config', default='compact_v2')
+    parser.add_argument('--repeat', type=int, default=10)
+    parser.add_argument('--threads', type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = load_config(args.config)
+    rate = conv_rate(args.repeat)
+    rows = {'without 3D loss': step_split(config, False, args.repeat),
+            'with 3D loss': step_split(config, True, args.repeat)}
+    m = config.model
+    print(f'{args.config}: {m.height}x{m.width}, batch {config.optim.batch_size}, '
+          f'{torch.get_num_threads()} threads; CPU convolution rate {rate:.1f} GFLOP/s')
+    print(f'{"":<18}{"forward":>9}{"loss":>9}{"backward":>10}{"optimiser":>11}{"step s":>9}'
+          f'{"GFLOP":>8}{"GFLOP/s":>9}{"of conv":>9}')
+    for name, r in rows.items():
+        achieved = r['gflop'] / r['step']
+        print(f'{name:<18}{r["forward"]:>9.3f}{r["loss"]:>9.3f}{r["backward"]:>10.3f}'
+              f'{r["optimiser"]:>11.3f}{r["step"]:>9.3f}{r["gflop"]:>8.2f}{achieved:>9.1f}'
+              f'{achieved / rate:>9.1%}')
+    extra = rows['with 3D loss']['step'] / rows['without 3D loss']['step'] - 1
+    print(f'the 3D loss adds {extra:.0%} to a step')
+
+
+if __name__ == '__main__':
+    main()
