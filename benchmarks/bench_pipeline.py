@@ -32,7 +32,7 @@ import torch
 
 
 def _messages():
-    """A function building the node's messages from a result, or None without rclpy."""
+    """Return a function that builds the node's messages from a result (None: no rclpy)."""
     try:
         from mono_depth_ros.ros.messages import (depth_message, odometry_message,
                                                  point_cloud_message)
