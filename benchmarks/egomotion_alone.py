@@ -89,11 +89,11 @@ def held_out_rotation(net: EgoMotionNet, seqs: List[RenderedSequence], size) -> 
 
 
 def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], size,
-                scale: float, steps: int, lr: float, batch: int, every: int, seed: int
-                ) -> Dict:
+                scale: float, steps: int, lr: float, batch: int, every: int, seed: int,
+                batch_norm: bool = True) -> Dict:
     """Train an ego-motion network alone; return its held-out curve and final scores."""
     torch.manual_seed(seed)
-    net = EgoMotionNet(3, 0.25, True, scale)
+    net = EgoMotionNet(3, 0.25, batch_norm, scale)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     curve, t0 = [], time.perf_counter()
@@ -132,6 +132,8 @@ def main(argv=None) -> int:
     parser.add_argument('--frames', type=int, default=40)
     parser.add_argument('--size', default='48x160')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--batch-norm', choices=('on', 'off'), default='on',
+                        help='batch normalisation in the ego-motion network')
     args = parser.parse_args(argv)
     size = tuple(int(v) for v in args.size.split('x'))
     train_ids = [('handheld' if i % 3 == 2 else 'car', 100 + i)
@@ -140,7 +142,7 @@ def main(argv=None) -> int:
     data = _snippets(_render(train_ids, args.frames, size), size)
     test = _render(test_ids, args.frames, size)
     runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
-                        args.every, args.seed) for scale in args.scales]
+                        args.every, args.seed, args.batch_norm == 'on') for scale in args.scales]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'results.json').write_text(json.dumps(
         {'args': {k: str(v) for k, v in vars(args).items()}, 'runs': runs}, indent=2))

@@ -104,6 +104,10 @@ class ModelConfig:
     learns little rotation and memorises what it learns; 0.1 learns and generalises it
     (``python -m benchmarks.egomotion_alone`` measures both). Weights saved before this
     option existed load as 0.01."""
+    egomotion_batch_norm: Optional[bool] = None
+    """Batch normalisation in the ego-motion network; None follows ``batch_norm``. Trained
+    alone with true depth, the network without it reached a steadier held-out rotation gain
+    (0.86-0.97 against 0.57-0.85 with it, one seed)."""
 
     def __post_init__(self) -> None:
         """Check the values."""

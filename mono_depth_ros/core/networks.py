@@ -179,5 +179,6 @@ class EgoMotionNet(nn.Module):
 def build_networks(config: ModelConfig) -> Tuple[DispNet, EgoMotionNet]:
     """Both networks for ``config``."""
     return (DispNet(config.depth_width, config.batch_norm),
-            EgoMotionNet(config.seq_length, config.egomotion_width, config.batch_norm,
-                         config.egomotion_scale))
+            EgoMotionNet(config.seq_length, config.egomotion_width,
+                         config.batch_norm if config.egomotion_batch_norm is None
+                         else config.egomotion_batch_norm, config.egomotion_scale))

@@ -97,5 +97,9 @@ def test_egomotion_output_scale_is_a_plain_factor():
     old = {k: v for k, v in ModelConfig().to_dict().items() if k != 'egomotion_scale'}
     assert from_dict(ModelConfig, old).egomotion_scale == 0.01
     assert build_networks(ModelConfig(egomotion_scale=0.1))[1].output_scale == 0.1
+    _, no_bn = build_networks(ModelConfig(depth_width=0.25, egomotion_width=0.25,
+                                          egomotion_batch_norm=False))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in no_bn.modules())
+    assert from_dict(ModelConfig, old).egomotion_batch_norm is None
     with pytest.raises(ValueError, match='egomotion_scale'):
         ModelConfig(egomotion_scale=0.0)
