@@ -26,7 +26,7 @@ May import: :mod:`mono_depth_ros.core`, the other runtime modules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 from mono_depth_ros.core.camera import depth_to_points, pixel_grid, resize_intrinsics
 from mono_depth_ros.core.geometry import pose_vec_to_mat
@@ -112,7 +112,7 @@ class DepthPipeline:
         self.max_depth = max_depth
         self.odometry = ChainedOdometry()
         self._frames: List[torch.Tensor] = []
-        self._grids: Dict[torch.dtype, torch.Tensor] = {}
+        self._grid = pixel_grid(*self.size, torch.float64)  # back-projection, built once
 
     def reset(self) -> None:
         """Forget previous frames and the scale; restart odometry at the identity."""
@@ -167,10 +167,8 @@ class DepthPipeline:
 
     def _points(self, depth: np.ndarray, k: np.ndarray) -> np.ndarray:
         """Back-project a depth map (network units) to points ``(H, W, 3)`` float64."""
-        if torch.float64 not in self._grids:
-            self._grids[torch.float64] = pixel_grid(*self.size, torch.float64)
         points = depth_to_points(torch.from_numpy(depth)[None, None],
-                                 torch.from_numpy(k)[None], self._grids[torch.float64])
+                                 torch.from_numpy(k)[None], self._grid)
         return points[0].permute(1, 2, 0).numpy()
 
 
