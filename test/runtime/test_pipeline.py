@@ -73,7 +73,11 @@ def test_pipeline_depth_odometry_and_resets(weights):
     expected = results[1].odom_T_camera @ np.linalg.inv(into_2) @ np.linalg.inv(into_3)
     np.testing.assert_allclose(results[3].odom_T_camera, expected, atol=1e-5)
     capped = DepthPipeline(weights, max_depth=float(np.nanmedian(results[0].depth)))
-    assert np.isnan(capped.process(frames[0], 0, k).depth).mean() > 0.3
+    capped_result = capped.process(frames[0], 0, k)
+    assert np.isnan(capped_result.depth).mean() > 0.3
+    # Points carry the same holes as the depth they come from.
+    np.testing.assert_array_equal(np.isnan(capped_result.points).any(-1),
+                                  np.isnan(capped_result.depth))
     again = base.process(frames[0], 50, k)  # a stamp going back: a bag loop
     assert again.reset and np.array_equal(again.odom_T_camera, np.eye(4))
 
