@@ -13,15 +13,18 @@
 # limitations under the License.
 
 
-"""The paper's ablation on rendered data: full loss vs no 3D loss, no SSIM, no masks.
+"""The paper's ablation on rendered data, for the first recipe or the current one.
 
 Run ``python -m benchmarks.ablation`` from the repository root (``--help`` for the budget).
-It renders a training set and a separate test set (other streets; exact depth and poses),
-trains the compact networks (``training/configs/compact.yaml``) from scratch once per variant with
-the same seed, data order and budget, evaluates each on the test set (Eigen-protocol depth
-metrics, 5-frame ATE), and prints one table with the training throughput. Defaults take
-about 22 minutes on a 2-core CPU, plus about 15 to render the data once. Results land in
-``outputs/ablation/`` (``results.json``, pictures per variant).
+``--config compact`` (the default): the paper's ablation on the first compact recipe (full
+loss vs no 3D loss, no SSIM, no masks), on a dataset it renders itself. ``--config
+compact_v3 --data outputs/data_v3``: the current recipe against each of its options
+switched off or on (minimum reprojection, auto-masking, full-resolution photometric terms,
+the 3D loss, ego-motion batch norm), on that recipe's data. Every variant trains from
+scratch with the same seed, data order and budget (a cosine schedule runs over the
+variant's own ``--steps``), is evaluated on the dataset's test sequences (Eigen-protocol
+depth metrics, 5-frame ATE, rotation gain and error), and lands in one table with its
+training throughput. Results in ``--out`` (``results.json``, pictures per variant).
 """
 
 import argparse
@@ -38,66 +41,96 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: configuration -> variant name -> overrides of that configuration
 VARIANTS = {
-    'full (with 3D loss)': [],
-    'no 3D loss': ['loss.icp_weight=0.0'],
-    'no SSIM': ['loss.ssim_weight=0.0'],
-    'no masks': ['loss.use_masks=false'],
+    'compact': {
+        'full (with 3D loss)': [],
+        'no 3D loss': ['loss.icp_weight=0.0'],
+        'no SSIM': ['loss.ssim_weight=0.0'],
+        'no masks': ['loss.use_masks=false'],
+    },
+    'compact_v3': {
+        'v3 recipe': [],
+        'no min reprojection': ['loss.min_reprojection=false'],
+        'no auto-mask': ['loss.auto_mask=false'],
+        'full-resolution loss': ['loss.full_resolution=true'],
+        'with 3D loss': ['loss.icp_weight=0.1'],
+        'ego-motion batch norm': ['model.egomotion_batch_norm=true'],
+    },
 }
+POSE_COLUMNS = ('ate_mean', 'rotation_gain', 'rotation_error_deg')
 
 
-def main(argv=None) -> None:
-    """Render, train every variant, evaluate, print the table."""
+def _parse(argv):
+    """Return the parser and the parsed arguments."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out', type=Path, default=ROOT / 'outputs' / 'ablation')
+    parser.add_argument('--config', choices=sorted(VARIANTS), default='compact')
+    parser.add_argument('--data', type=Path, default=None,
+                        help='an existing dataset (prepare render); default: render one')
+    parser.add_argument('--out', type=Path, default=None,
+                        help='default: outputs/ablation (compact) or outputs/ablation_CONFIG')
     parser.add_argument('--steps', type=int, default=800)
     parser.add_argument('--size', default='48x160', help='network input HxW')
     parser.add_argument('--train-sequences', type=int, default=8)
     parser.add_argument('--frames', type=int, default=50)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--variants', nargs='*', choices=sorted(VARIANTS),
-                        default=list(VARIANTS))
+    parser.add_argument('--variants', nargs='*', default=None,
+                        help='names of the variants to run (default: all of the config)')
     parser.add_argument('--reuse', action='store_true',
                         help="reuse a variant's saved result.json instead of retraining")
-    args = parser.parse_args(argv)
+    parser.add_argument('--threads', type=int, default=None, help='CPU threads')
+    return parser, parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    """Render, train every variant, evaluate, print the table."""
+    parser, args = _parse(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    variants = VARIANTS[args.config]
+    unknown = sorted(set(args.variants or []) - set(variants))
+    if unknown:
+        parser.error(f'unknown variants {unknown} for {args.config}; known: {sorted(variants)}')
+    out = args.out or ROOT / 'outputs' / ('ablation' if args.config == 'compact'
+                                          else f'ablation_{args.config}')
     h, w = (int(v) for v in args.size.split('x'))
-    data = args.out / 'data'
+    data = args.data or out / 'data'
     if not (data / 'prepared' / 'train.txt').is_file():
         render_dataset(data, (h, w), args.train_sequences, args.frames, test_sequences=2,
                        test_frames=30, seed=1)
     results = {}
-    for name, overrides in VARIANTS.items():
-        if name not in args.variants:
+    for name, overrides in variants.items():
+        if args.variants and name not in args.variants:
             continue
         slug = name.split(' (')[0].replace(' ', '_')
-        # The compact CPU configuration (the one that trains the shipped weights), with
-        # one loss term switched off per variant.
-        config = load_config('compact', [
+        # The configuration with one option switched per variant.
+        config = load_config(args.config, [
             f'data.root={data / "prepared"}', f'model.height={h}', f'model.width={w}',
-            f'optim.steps={args.steps}', f'output.folder={args.out / slug}',
-            'output.checkpoint_every=1000000', 'output.tensorboard=false',
-            'data.workers=1'] + overrides)
-        saved = args.out / slug / 'result.json'
+            f'optim.steps={args.steps}', f'output.folder={out / slug}',
+            'output.checkpoint_every=1000000', 'output.snapshot_every=0',
+            'output.tensorboard=false', 'data.workers=0'] + overrides)
+        saved = out / slug / 'result.json'
         if args.reuse and saved.is_file():
             results[name] = json.loads(saved.read_text())
             continue
         print(f'\n== {name}: {" ".join(overrides) or "paper loss"}', flush=True)
         t0 = time.perf_counter()
         summary = train(config, args.device)
-        metrics = evaluate(args.out / slug / 'weights.safetensors', data, args.out / slug)
+        metrics = evaluate(out / slug / 'weights.safetensors', data, out / slug)
         results[name] = {
             **metrics['depth']['median_scaled'],
-            'ate_mean': sum(v['ate_mean'] for v in metrics['pose'].values())
-            / len(metrics['pose']),
+            **{c: sum(v[c] for v in metrics['pose'].values()) / len(metrics['pose'])
+               for c in POSE_COLUMNS},
             'frames_per_s': summary['frames_per_s'],
             'minutes': (time.perf_counter() - t0) / 60,
         }
         saved.write_text(json.dumps(results[name], indent=2))
-    (args.out / 'results.json').write_text(json.dumps(results, indent=2))
+    (out / 'results.json').write_text(json.dumps(results, indent=2))
     print(f'\nAblation on rendered data ({args.size}, {args.steps} steps, batch 4, '
-          f'{args.device}); depth: Eigen protocol, median-scaled; ATE: 5-frame snippets (m)')
-    print(format_table(results, DEPTH_METRICS + ('ate_mean', 'frames_per_s')))
-    print(f'written: {args.out}/results.json and per-variant depth/trajectory pictures')
+          f'{args.device}, {args.config}); depth: Eigen protocol, median-scaled; ATE: 5-frame '
+          'snippets (m); rotation gain and error (deg/frame) of the chained ego-motion')
+    print(format_table(results, DEPTH_METRICS + POSE_COLUMNS + ('frames_per_s',)))
+    print(f'written: {out}/results.json and per-variant depth/trajectory pictures')
 
 
 if __name__ == '__main__':

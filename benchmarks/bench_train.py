@@ -15,11 +15,11 @@
 """Where a training step's time goes, and how close it comes to the CPU's convolution rate.
 
 Run ``python -m benchmarks.bench_train`` with nothing else running (``--help``). For a
-configuration (default: the shipped ``compact_v2`` at 48x160, batch 4) it times, averaged
-over ``--repeat`` steps on random snippets: the networks' forward pass, the loss without and
-with the 3D term (the difference is ICP), backward, and the optimiser step; counts the
-step's floating-point operations with torch's ``FlopCounterMode``; and measures, in the
-same run, the rate this CPU sustains on one large convolution. It prints the split, the
+configuration (default: the shipped ``compact_v3`` at 48x160, batch 4) it times, averaged
+over ``--repeat`` steps on random snippets: the networks' forward pass, each loss term's
+forward (photometric, smoothness, the 3D term with its ICP), backward, and the optimiser
+step; counts the step's floating-point operations with torch's ``FlopCounterMode``; and
+measures, in the same run, the rate this CPU sustains on one large convolution. It prints the split, the
 achieved GFLOP/s with and without the 3D loss, their ratio to the convolution rate, and
 what the 3D loss adds to a step.
 """
@@ -55,10 +55,16 @@ def conv_rate(repeat: int) -> float:
 
 
 def step_split(config, with_icp: bool, repeat: int) -> Dict[str, float]:
-    """Seconds per part of a step, and the step's GFLOP."""
+    """Seconds per part of a step, and the step's GFLOP.
+
+    The loss terms are timed by switching them on one after another (photometric, then
+    smoothness, then the 3D term); each part is the difference to the previous forward.
+    """
     loss_config = config.loss if with_icp else replace(config.loss, icp_weight=0.0)
     if with_icp and loss_config.icp_weight == 0:
         loss_config = replace(loss_config, icp_weight=0.1)
+    photometric_only = replace(loss_config, smoothness_weight=0.0, icp_weight=0.0)
+    no_icp = replace(loss_config, icp_weight=0.0)
     m = config.model
     depth_net, ego_net = build_networks(m)
     params = list(depth_net.parameters()) + list(ego_net.parameters())
@@ -67,6 +73,10 @@ def step_split(config, with_icp: bool, repeat: int) -> Dict[str, float]:
     images = torch.rand(b, m.seq_length, 3, m.height, m.width)
     k = torch.tensor([[0.6 * m.width, 0, m.width / 2], [0, 0.6 * m.width, m.height / 2],
                       [0, 0, 1]]).expand(b, 3, 3)
+    with torch.no_grad():
+        disps = [d.reshape(b, m.seq_length, *d.shape[1:])
+                 for d in depth_net(images.flatten(0, 1))]
+        ego = ego_net(images)
 
     def forward():
         disps = [d.reshape(b, m.seq_length, *d.shape[1:])
@@ -76,6 +86,9 @@ def step_split(config, with_icp: bool, repeat: int) -> Dict[str, float]:
     def loss():
         disps, ego = forward()
         return vid2depth_loss(images, k, disps, ego, loss_config)['total']
+
+    def terms(cfg):
+        return lambda: vid2depth_loss(images, k, disps, ego, cfg)['total']
 
     def full():
         optimiser.zero_grad(set_to_none=True)
@@ -87,12 +100,17 @@ def step_split(config, with_icp: bool, repeat: int) -> Dict[str, float]:
         loss().backward()
 
     t_forward = _timed(forward, repeat)
+    t_photometric = _timed(terms(photometric_only), repeat)
+    t_no_icp = _timed(terms(no_icp), repeat)
+    t_all = _timed(terms(loss_config), repeat) if loss_config.icp_weight > 0 else t_no_icp
     t_loss = _timed(loss, repeat) - t_forward
     t_backward = _timed(backward, repeat) - t_forward - t_loss
     t_step = _timed(full, repeat)
     with FlopCounterMode(display=False) as counter:
         full()
-    return {'forward': t_forward, 'loss': t_loss, 'backward': t_backward,
+    return {'networks': t_forward, 'photometric': t_photometric,
+            'smoothness': max(0.0, t_no_icp - t_photometric),
+            'icp': max(0.0, t_all - t_no_icp), 'loss': t_loss, 'backward': t_backward,
             'optimiser': max(0.0, t_step - t_forward - t_loss - t_backward), 'step': t_step,
             'gflop': counter.get_total_flops() / 1e9}
 
@@ -100,7 +118,7 @@ def step_split(config, with_icp: bool, repeat: int) -> Dict[str, float]:
 def main(argv=None) -> None:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--config', default='compact_v2')
+    parser.add_argument('--config', default='compact_v3')
     parser.add_argument('--repeat', type=int, default=10)
     parser.add_argument('--threads', type=int, default=None)
     args = parser.parse_args(argv)
@@ -113,13 +131,15 @@ def main(argv=None) -> None:
     m = config.model
     print(f'{args.config}: {m.height}x{m.width}, batch {config.optim.batch_size}, '
           f'{torch.get_num_threads()} threads; CPU convolution rate {rate:.1f} GFLOP/s')
-    print(f'{"":<18}{"forward":>9}{"loss":>9}{"backward":>10}{"optimiser":>11}{"step s":>9}'
-          f'{"GFLOP":>8}{"GFLOP/s":>9}{"of conv":>9}')
+    parts = ('networks', 'photometric', 'smoothness', 'icp', 'backward', 'optimiser', 'step')
+    print('seconds per step (networks = both forward passes; photometric, smoothness and icp '
+          'are the loss terms\' forward; backward covers all)')
+    print(f'{"":<18}' + ''.join(f'{p:>12}' for p in parts)
+          + f'{"GFLOP":>8}{"GFLOP/s":>9}{"of conv":>9}')
     for name, r in rows.items():
         achieved = r['gflop'] / r['step']
-        print(f'{name:<18}{r["forward"]:>9.3f}{r["loss"]:>9.3f}{r["backward"]:>10.3f}'
-              f'{r["optimiser"]:>11.3f}{r["step"]:>9.3f}{r["gflop"]:>8.2f}{achieved:>9.1f}'
-              f'{achieved / rate:>9.1%}')
+        print(f'{name:<18}' + ''.join(f'{r[p]:>12.3f}' for p in parts)
+              + f'{r["gflop"]:>8.2f}{achieved:>9.1f}{achieved / rate:>9.1%}')
     extra = rows['with 3D loss']['step'] / rows['without 3D loss']['step'] - 1
     print(f'the 3D loss adds {extra:.0%} to a step')
 

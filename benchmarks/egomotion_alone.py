@@ -15,14 +15,19 @@
 """Can the ego-motion network learn rotation? Trained alone, with the true depth given.
 
 Run ``python -m benchmarks.egomotion_alone`` from the repository root (``--help``). It
-renders car drives and handheld walks (exact depth and poses), trains only the ego-motion
-network with the photometric terms of the vid2depth loss while the depth comes from the
-renderer, and scores the rotation it predicts on held-out sequences of other seeds:
+renders training sequences (by default the varied mix of the third recipe: photo-textured
+streets, yards and indoor spaces with car, robot and handheld paths; ``--scenes streets``
+for the procedural streets), trains only the ego-motion network (by default without batch
+norm) with the photometric terms of the vid2depth loss (``--loss v3``: per-pixel minimum
+over every other frame and auto-masking; ``paper``: adjacent pairs) while the depth comes
+from the renderer, and scores the rotation it predicts on held-out procedural streets of
+other seeds (two car drives, one handheld walk):
 rotation gain (least-squares gain of predicted on true frame-to-frame rotation vectors; 1
 is right) and rotation error in degrees per frame. Each output scale given with
 ``--scales`` is trained from the same seed on the same data, side by side. The check
 passes when the last scale's held-out gain lies in ``[0.9, 1.1]``; the exit status says
-so. Writes ``results.json`` and ``rotation_gain.png`` (held-out gain against steps).
+so. Writes ``results.json`` and ``rotation_gain.png`` (held-out gain against steps);
+rendered sequences are cached under ``OUT/data``.
 """
 
 import argparse
@@ -38,13 +43,18 @@ from mono_depth_ros.core.losses import vid2depth_loss
 from mono_depth_ros.core.networks import EgoMotionNet
 from mono_depth_ros.evaluation.plots import save_curves
 from mono_depth_ros.evaluation.pose import chain_motions, rotation_scores
-from mono_depth_ros.sim.dataset import make_sequence, RenderedSequence
+from mono_depth_ros.sim.dataset import make_sequence, make_varied_sequence, RenderedSequence
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-PHOTOMETRIC = LossConfig(smoothness_weight=0.0, icp_weight=0.0)
+#: photometric losses the network can be trained with (``--loss``)
+LOSSES = {
+    'paper': LossConfig(smoothness_weight=0.0, icp_weight=0.0),
+    'v3': LossConfig(smoothness_weight=0.0, icp_weight=0.0, min_reprojection=True,
+                     auto_mask=True),
+}
 MAX_DEPTH = 100.0  # metres given to pixels that see the sky
 
 
@@ -90,7 +100,7 @@ def held_out_rotation(net: EgoMotionNet, seqs: List[RenderedSequence], size) -> 
 
 def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], size,
                 scale: float, steps: int, lr: float, batch: int, every: int, seed: int,
-                batch_norm: bool = True) -> Dict:
+                batch_norm: bool = True, loss_config: LossConfig = LOSSES['paper']) -> Dict:
     """Train an ego-motion network alone; return its held-out curve and final scores."""
     torch.manual_seed(seed)
     net = EgoMotionNet(3, 0.25, batch_norm, scale)
@@ -103,7 +113,7 @@ def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], siz
         images = data['images'][pick]
         loss = vid2depth_loss(images, data['intrinsics'][pick],
                               _disparity_pyramid(data['depths'][pick]), net(images),
-                              PHOTOMETRIC)['total']
+                              loss_config)['total']
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -114,9 +124,28 @@ def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], siz
             **{k: curve[-1][k] for k in ('rotation_gain', 'rotation_error_deg')}}
 
 
-def _render(kinds_seeds, frames: int, size) -> List[RenderedSequence]:
-    return [make_sequence(kind, frames, seed, *size, progress=False)
-            for kind, seed in tqdm(kinds_seeds, desc='rendering')]
+def _render(kinds_seeds, frames: int, size, cache: Path) -> List[RenderedSequence]:
+    """Render ``(kind, seed)`` pairs: ``'car'``/``'handheld'`` streets or a varied-mix index.
+
+    Each sequence is kept in ``cache`` as a ``.npz`` (arrays only) and read back on the next
+    run with the same kind, seed, length and size.
+    """
+    out = []
+    for kind, seed in tqdm(kinds_seeds, desc='rendering'):
+        path = cache / f'{kind}_{seed}_{frames}_{size[0]}x{size[1]}.npz'
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as f:
+                out.append(RenderedSequence(f['images'], f['depths'], f['poses'],
+                                            f['intrinsics'], f['timestamps'], path.stem))
+            continue
+        seq = (make_varied_sequence(kind, frames, seed, *size, progress=False)
+               if isinstance(kind, int) else
+               make_sequence(kind, frames, seed, *size, progress=False))
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(path, images=seq.images, depths=seq.depths, poses=seq.poses,
+                 intrinsics=seq.intrinsics, timestamps=seq.timestamps)
+        out.append(seq)
+    return out
 
 
 def main(argv=None) -> int:
@@ -132,17 +161,26 @@ def main(argv=None) -> int:
     parser.add_argument('--frames', type=int, default=40)
     parser.add_argument('--size', default='48x160')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--batch-norm', choices=('on', 'off'), default='on',
+    parser.add_argument('--batch-norm', choices=('on', 'off'), default='off',
                         help='batch normalisation in the ego-motion network')
+    parser.add_argument('--loss', choices=sorted(LOSSES), default='v3',
+                        help='paper: adjacent pairs; v3: per-pixel minimum over every other '
+                        'frame of the snippet and auto-masking')
+    parser.add_argument('--scenes', choices=('streets', 'varied'), default='varied',
+                        help='training scenes (held-out: procedural streets either way)')
+    parser.add_argument('--threads', type=int, default=None)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     size = tuple(int(v) for v in args.size.split('x'))
-    train_ids = [('handheld' if i % 3 == 2 else 'car', 100 + i)
-                 for i in range(args.train_drives)]
+    train_ids = [(i if args.scenes == 'varied' else 'handheld' if i % 3 == 2 else 'car',
+                  100 + i) for i in range(args.train_drives)]
     test_ids = [('car', 900), ('car', 901), ('handheld', 902)]
-    data = _snippets(_render(train_ids, args.frames, size), size)
-    test = _render(test_ids, args.frames, size)
+    data = _snippets(_render(train_ids, args.frames, size, args.out / 'data'), size)
+    test = _render(test_ids, args.frames, size, args.out / 'data')
     runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
-                        args.every, args.seed, args.batch_norm == 'on') for scale in args.scales]
+                        args.every, args.seed, args.batch_norm == 'on', LOSSES[args.loss])
+            for scale in args.scales]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'results.json').write_text(json.dumps(
         {'args': {k: str(v) for k, v in vars(args).items()}, 'runs': runs}, indent=2))

@@ -54,12 +54,20 @@ class OptimConfig:
     batch_size: int = 4
     steps: int = 200000
     seed: int = 0
+    schedule: str = 'constant'
+    """``constant`` (the paper) or ``cosine`` (decay to ``lr * lr_min_ratio`` at ``steps``)."""
+    lr_min_ratio: float = 0.05
 
     def __post_init__(self) -> None:
         """Check the values."""
         if self.lr <= 0 or self.eps <= 0 or self.batch_size < 1 or self.steps < 0:
             raise ValueError(
                 f'optim: need lr > 0, eps > 0, batch_size >= 1, steps >= 0; got {self}')
+        if self.schedule not in ('constant', 'cosine'):
+            raise ValueError(f"optim.schedule must be 'constant' or 'cosine', got "
+                             f'{self.schedule!r}')
+        if not 0 < self.lr_min_ratio <= 1:
+            raise ValueError(f'optim.lr_min_ratio must be in (0, 1], got {self.lr_min_ratio}')
 
 
 @dataclass(frozen=True)

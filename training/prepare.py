@@ -31,6 +31,7 @@ May import: :mod:`mono_depth_ros` (core, data, evaluation, sim) and this package
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ProcessPoolExecutor
 import json
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -41,8 +42,8 @@ from mono_depth_ros.data.errors import DataError
 from mono_depth_ros.data.kitti import eigen_test_frames, KittiDrive
 from mono_depth_ros.data.snippets import prepare_snippets, write_split
 from mono_depth_ros.data.video import read_frames
-from mono_depth_ros.sim.dataset import (make_sequence, write_bag, write_kitti_odometry,
-                                        write_kitti_raw, write_video)
+from mono_depth_ros.sim.dataset import (make_sequence, make_varied_sequence, write_bag,
+                                        write_kitti_odometry, write_kitti_raw, write_video)
 import numpy as np
 from tqdm import tqdm
 
@@ -96,32 +97,58 @@ def prepare_kitti(raw_root: Path, out: Path, size: Tuple[int, int],
             'val': len(val)}
 
 
+def _render_one(job: Tuple[int, bool, str, int, int, Tuple[int, int], int]):
+    """Render one sequence of a dataset (a process-pool task; one torch thread)."""
+    import torch
+
+    torch.set_num_threads(1)
+    i, is_test, scenes, frames, seed, (h, w), supersample = job
+    if scenes == 'varied' and not is_test:
+        return make_varied_sequence(i, frames, seed, h, w, supersample=supersample,
+                                    progress=False)
+    kind = 'handheld' if i % 3 == 2 else 'car'
+    return make_sequence(kind, frames, seed, h, w, supersample=supersample, progress=False)
+
+
+#: training scene sets of ``prepare render --scenes``
+SCENE_SETS = ('streets', 'varied')
+
+
 def render_dataset(out: Path, size: Tuple[int, int], train_sequences: int, frames: int,
                    test_sequences: int, test_frames: int, seed: int = 0,
-                   supersample: int = 2) -> dict:
-    """Render a training set and a disjoint test set (other seeds = other streets)."""
-    h, w = size
+                   supersample: int = 2, scenes: str = 'streets', workers: int = 1) -> dict:
+    """Render a training set and a disjoint test set (other seeds = other streets).
+
+    ``scenes='streets'`` renders every training sequence as a procedurally textured street
+    (car drives, every third a handheld walk); ``'varied'`` cycles the layouts of
+    :mod:`mono_depth_ros.sim.layouts` (photo-textured streets, yards and indoor spaces,
+    car, robot and handheld paths). The test sequences are streets of other seeds either
+    way. ``workers`` processes render in parallel; the result does not depend on them.
+    """
+    if scenes not in SCENE_SETS:
+        raise ValueError(f'scenes must be one of {SCENE_SETS}, got {scenes!r}')
     raw = out / 'kitti_raw'
     test_lines = []
-    for i in range(train_sequences + test_sequences):
-        is_test = i >= train_sequences
-        kind = 'handheld' if i % 3 == 2 else 'car'
-        seq = make_sequence(kind, test_frames if is_test else frames, seed * 1000 + i, h, w,
-                            supersample=supersample)
-        drive_dir = write_kitti_raw(seq, raw, DATE, drive=i + 1)
-        if is_test:
-            j = i - train_sequences
-            write_kitti_odometry(seq, out / 'kitti_odometry', number=j)
-            test_lines += [f'{DATE}/{drive_dir.name}/image_02/data/{k:010d}.png'
-                           for k in range(0, len(seq), 2)]
-            if j == 0:
-                write_bag(seq, out / 'bags' / 'test_sqlite3', 'sqlite3')
-                write_bag(seq, out / 'bags' / 'test_mcap', 'mcap', compressed=True)
-                write_video(seq, out / 'video' / 'test.mp4')
+    jobs = [(i, i >= train_sequences, scenes, test_frames if i >= train_sequences else frames,
+             seed * 1000 + i, tuple(size), supersample)
+            for i in range(train_sequences + test_sequences)]
+    with ProcessPoolExecutor(max(1, workers)) as pool:
+        rendered = tqdm(pool.map(_render_one, jobs), total=len(jobs), desc='rendering')
+        for (i, is_test, *_), seq in zip(jobs, rendered):
+            drive_dir = write_kitti_raw(seq, raw, DATE, drive=i + 1)
+            if is_test:
+                j = i - train_sequences
+                write_kitti_odometry(seq, out / 'kitti_odometry', number=j)
+                test_lines += [f'{DATE}/{drive_dir.name}/image_02/data/{k:010d}.png'
+                               for k in range(0, len(seq), 2)]
+                if j == 0:
+                    write_bag(seq, out / 'bags' / 'test_sqlite3', 'sqlite3')
+                    write_bag(seq, out / 'bags' / 'test_mcap', 'mcap', compressed=True)
+                    write_video(seq, out / 'video' / 'test.mp4')
     (out / 'test_files_eigen.txt').write_text(''.join(f'{line}\n' for line in test_lines))
     info = prepare_kitti(raw, out / 'prepared', size, out / 'test_files_eigen.txt', seed=seed)
-    (out / 'dataset.json').write_text(json.dumps({**info, 'size': list(size),
-                                                  'seed': seed}, indent=2))
+    (out / 'dataset.json').write_text(json.dumps({**info, 'size': list(size), 'seed': seed,
+                                                  'scenes': scenes}, indent=2))
     return info
 
 
@@ -138,6 +165,9 @@ def main(argv=None) -> None:
     p.add_argument('--test-frames', type=int, default=30)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--supersample', type=int, default=2)
+    p.add_argument('--scenes', choices=SCENE_SETS, default='streets',
+                   help='training scenes: procedural streets, or varied layouts with photos')
+    p.add_argument('--workers', type=int, default=1, help='rendering processes')
     p = sub.add_parser('kitti', help='snippets from KITTI raw')
     p.add_argument('--raw', type=Path, required=True, help='KITTI raw root (<date>/...)')
     p.add_argument('--out', type=Path, required=True)
@@ -165,7 +195,8 @@ def main(argv=None) -> None:
 
 def _render(args: argparse.Namespace) -> dict:
     return render_dataset(args.out, args.size, args.train_sequences, args.frames,
-                          args.test_sequences, args.test_frames, args.seed, args.supersample)
+                          args.test_sequences, args.test_frames, args.seed, args.supersample,
+                          args.scenes, args.workers)
 
 
 def _kitti(args: argparse.Namespace) -> dict:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 import json
+import math
 from pathlib import Path
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -49,14 +50,14 @@ from mono_depth_ros.data.snippets import SnippetDataset
 from mono_depth_ros_training.augment import augment_batch, draw_parameters
 from mono_depth_ros_training.checkpoints import (CHECKPOINT, config_from_weights, export,
                                                  load_checkpoint, save_checkpoint, WEIGHTS)
-from mono_depth_ros_training.config import load_config, TrainConfig
+from mono_depth_ros_training.config import load_config, OptimConfig, TrainConfig
 from mono_depth_ros_training.distributed import convert_batch_norm, is_main, setup, world
 import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 __all__ = ['CHECKPOINT', 'StepBatches', 'WEIGHTS', 'config_from_weights', 'export',
-           'load_checkpoint', 'main', 'save_checkpoint', 'train']
+           'learning_rate', 'load_checkpoint', 'main', 'save_checkpoint', 'train']
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -214,6 +215,19 @@ def _global_figures(run: _Run, result: StepResult) -> Dict[str, float]:
     return dict(zip(LOSS_TERMS, values.tolist()))
 
 
+def learning_rate(optim: OptimConfig, step: int) -> float:
+    """Learning rate of ``step`` under ``optim.schedule`` (a function of the step only).
+
+    ``constant``: ``optim.lr`` throughout (the paper). ``cosine``: from ``optim.lr`` down
+    to ``optim.lr * optim.lr_min_ratio`` at ``optim.steps`` along half a cosine.
+    """
+    if optim.schedule == 'constant' or optim.steps <= 0:
+        return optim.lr
+    t = min(1.0, step / optim.steps)
+    low = optim.lr * optim.lr_min_ratio
+    return low + 0.5 * (optim.lr - low) * (1.0 + math.cos(math.pi * t))
+
+
 def _loop(run: _Run, end: int, writer, progress: bool) -> None:
     """Train steps ``run.start .. end - 1`` (logging, checkpoints, validation)."""
     config = run.config
@@ -228,6 +242,8 @@ def _loop(run: _Run, end: int, writer, progress: bool) -> None:
     skipped = 0
     for step, batch in enumerate(bar, run.start):
         images, k = _batch(run, step, batch)
+        for group in run.optimiser.param_groups:
+            group['lr'] = learning_rate(config.optim, step)
         result = train_step(*run.models, run.optimiser, images, k, config.loss,
                             _all_finite if run.world_size > 1 else None)
         if not result.applied:

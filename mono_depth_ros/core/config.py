@@ -144,6 +144,20 @@ class LossConfig:
         icp_window: pixel window of the projective association (odd; 5 = 25 candidates).
         normalise_smoothness: divide each disparity map by its mean before the smoothness
             term (off in the paper; on, the term cannot be lowered by shrinking disparity).
+        min_reprojection: reconstruct every frame from every other frame of the snippet
+            (motions across a gap chained) and keep, per pixel, the source with the lowest
+            photometric error (``reconstruction_weight * L1 + ssim_weight * SSIM``):
+            pixels occluded in one source are scored on the other (Monodepth2's
+            per-pixel minimum; off in the paper).
+        auto_mask: drop pixels whose error without any warp (the source image as it is)
+            is already at most the warped error: static scenes and things moving with the
+            camera teach nothing (Monodepth2's auto-masking; off in the paper).
+        icp_tolerance: stop ICP early once no cloud moves by more than this in an
+            iteration (see :func:`~mono_depth_ros.core.icp.icp`); None runs every
+            iteration (the paper).
+        full_resolution: upsample every scale's disparity to the input resolution and
+            take the photometric terms there (Monodepth2); smoothness and the 3D term stay
+            at each scale's own resolution. Off in the paper.
 
     """
 
@@ -159,6 +173,10 @@ class LossConfig:
     icp_chunk_size: int = 2048
     icp_window: int = 5
     normalise_smoothness: bool = False
+    min_reprojection: bool = False
+    auto_mask: bool = False
+    full_resolution: bool = False
+    icp_tolerance: Optional[float] = None
 
     def __post_init__(self) -> None:
         """Check the values."""
@@ -168,6 +186,8 @@ class LossConfig:
                 raise ValueError(f'{name} must be non-negative, got {getattr(self, name)}')
         if not 1 <= self.num_scales <= 4:
             raise ValueError(f'num_scales must be 1 to 4, got {self.num_scales}')
+        if self.icp_tolerance is not None and self.icp_tolerance <= 0:
+            raise ValueError(f'icp_tolerance must be positive or null, got {self.icp_tolerance}')
         if self.icp_association not in ('nearest', 'projective'):
             raise ValueError("icp_association must be 'nearest' or 'projective', got "
                              f'{self.icp_association!r}')

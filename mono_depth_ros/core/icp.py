@@ -130,7 +130,8 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         association: str = 'nearest',
         intrinsics: Optional[torch.Tensor] = None,
         image_size: Optional[Tuple[int, int]] = None,
-        chunk_size: int = 2048, window: int = 5) -> ICPResult:
+        chunk_size: int = 2048, window: int = 5,
+        tolerance: Optional[float] = None) -> ICPResult:
     """Align ``source`` to ``target`` with point-to-point ICP, batched, under ``no_grad``.
 
     The result is a training signal, not a differentiable function (:class:`ICPGradient`).
@@ -152,6 +153,9 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         chunk_size: query block size of the exact nearest-neighbour search.
         window: odd side of the pixel window searched by projective association (1 = the
             projected pixel only; 5 = 25 candidates).
+        tolerance: stop early once an iteration's update moves no cloud of the batch by
+            more than this (the largest change of ``|step - I|``, rotation entries and
+            translation in metres alike); ``None`` runs all ``iterations`` (the paper).
 
     Returns:
         An :class:`ICPResult`.
@@ -159,7 +163,6 @@ def icp(source: torch.Tensor, target: torch.Tensor,
     """
     _check_icp_arguments(source, target, association, intrinsics, image_size, iterations,
                          trim_fraction)
-    b = source.shape[0]
     with torch.no_grad():
         source, target = source.detach(), target.detach()
         source_valid, target_valid = _valid_masks(source, target, source_valid, target_valid)
@@ -168,19 +171,29 @@ def icp(source: torch.Tensor, target: torch.Tensor,
             source_valid, target_valid, association, intrinsics, image_size, chunk_size,
             window, max_correspondence_distance, trim_fraction)
         source = torch.where(source_valid[..., None], source, torch.zeros_like(source))
-        total = torch.eye(4, dtype=source.dtype, device=source.device).repeat(b, 1, 1)
-        current = source
-        for _ in range(iterations):
-            matched, found = associate(current)
-            step = kabsch(current, matched, found.to(source.dtype))
-            total = step @ total
-            current = transform_points(total, source)
+        total, current = _iterate(source, associate, iterations, tolerance)
         matched, found = associate(current)
         residual = torch.where(found[..., None], matched - current,
                                torch.zeros_like(current))
         count = found.sum(1).clamp(min=1).to(source.dtype)
         rmse = torch.sqrt((residual ** 2).sum((1, 2)) / count)
     return ICPResult(transform=total, residual=residual, matched=found, rmse=rmse)
+
+
+def _iterate(source: torch.Tensor, associate: '_Association', iterations: int,
+             tolerance: Optional[float]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Run ICP's iterations; return the total transform ``(B, 4, 4)`` and the moved cloud."""
+    eye = torch.eye(4, dtype=source.dtype, device=source.device)
+    total = eye.repeat(source.shape[0], 1, 1)
+    current = source
+    for _ in range(iterations):
+        matched, found = associate(current)
+        step = kabsch(current, matched, found.to(source.dtype))
+        total = step @ total
+        current = transform_points(total, source)
+        if tolerance is not None and float((step - eye).abs().amax()) <= tolerance:
+            break
+    return total, current
 
 
 def _valid_masks(source: torch.Tensor, target: torch.Tensor,

@@ -29,7 +29,7 @@ May import: torch, numpy, scipy, safetensors and other ``mono_depth_ros.core`` m
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mono_depth_ros.core.camera import depth_to_points, pixel_grid, resize_intrinsics
 from mono_depth_ros.core.checks import check_shape
@@ -52,8 +52,20 @@ __all__ = [
 
 SSIM_C1 = 0.01 ** 2
 SSIM_C2 = 0.03 ** 2
+#: a pixel counts as moving when its warped error is below its unwarped one by this much
+AUTO_MASK_MARGIN = 1e-5
 LOSS_TERMS = ('reconstruction', 'ssim', 'smoothness', 'icp_transform', 'icp_residual',
               'total')
+
+
+def _box3(x: torch.Tensor) -> torch.Tensor:
+    """3x3 box mean without padding, ``(B, C, H, W) -> (B, C, H - 2, W - 2)``.
+
+    The same values as ``avg_pool2d(x, 3, 1)``, as two separable sums of shifted slices:
+    on a CPU several times faster than the pooling kernel, forward and backward.
+    """
+    rows = x[..., :-2, :] + x[..., 1:-1, :] + x[..., 2:, :]
+    return (rows[..., :-2] + rows[..., 1:-1] + rows[..., 2:]) / 9.0
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -69,11 +81,12 @@ def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """
     check_shape(x, ('B', 'C', 'H', 'W'), 'x')
     check_shape(y, tuple(x.shape), 'y')
-    mu_x = F.avg_pool2d(x, 3, 1)
-    mu_y = F.avg_pool2d(y, 3, 1)
-    sigma_x = F.avg_pool2d(x * x, 3, 1) - mu_x ** 2
-    sigma_y = F.avg_pool2d(y * y, 3, 1) - mu_y ** 2
-    sigma_xy = F.avg_pool2d(x * y, 3, 1) - mu_x * mu_y
+    c = x.shape[1]
+    stats = _box3(torch.cat([x, y, x * x, y * y, x * y], dim=1))
+    mu_x, mu_y = stats[:, :c], stats[:, c:2 * c]
+    sigma_x = stats[:, 2 * c:3 * c] - mu_x ** 2
+    sigma_y = stats[:, 3 * c:4 * c] - mu_y ** 2
+    sigma_xy = stats[:, 4 * c:] - mu_x * mu_y
     numerator = (2 * mu_x * mu_y + SSIM_C1) * (2 * sigma_xy + SSIM_C2)
     denominator = (mu_x ** 2 + mu_y ** 2 + SSIM_C1) * (sigma_x + sigma_y + SSIM_C2)
     return numerator / denominator
@@ -143,9 +156,10 @@ def vid2depth_loss(images: torch.Tensor, intrinsics: torch.Tensor,
     sizes = [tuple(d.shape[-2:]) for d in disparities]
     motions = _Motions(egomotion)
     terms = {name: images.new_zeros(()) for name in LOSS_TERMS[:-1]}
+    full = (images, intrinsics) if config.full_resolution else None
     for s, (disp, imgs) in enumerate(zip(disparities, _pyramid(images, sizes))):
         k = resize_intrinsics(intrinsics, (h, w), sizes[s])
-        for name, value in _scale_terms(disp, imgs, k, motions, config).items():
+        for name, value in _scale_terms(disp, imgs, k, motions, config, full).items():
             weight = 1.0 if name in ('reconstruction', 'ssim') else 1.0 / 2 ** s
             terms[name] = terms[name] + weight * value
     terms['total'] = (config.reconstruction_weight * terms['reconstruction']
@@ -163,49 +177,149 @@ class _Motions:
         self.next_T_prev = pose_vec_to_mat(egomotion)  # (B, S - 1, 4, 4)
         self.prev_T_next = inverse_transform(self.next_T_prev)
 
-    def pairs(self, seq: int):
-        """Yield ``(tgt, src, src_T_tgt, motion vector or None)`` for both directions."""
+    def pairs(self, seq: int, all_pairs: bool = False):
+        """Yield ``(tgt, src, src_T_tgt, motion vector or None)``.
+
+        Adjacent frames in both directions (the paper's four pairs for ``S = 3``), or with
+        ``all_pairs`` every ordered pair of the snippet; motions across a gap are chained.
+        """
         for i in range(seq - 1):
             yield i, i + 1, self.next_T_prev[:, i], self.vectors[:, i]
             yield i + 1, i, self.prev_T_next[:, i], None
+        if all_pairs:
+            for i in range(seq):
+                for j in range(i + 2, seq):
+                    j_T_i = self.next_T_prev[:, i]
+                    for m in range(i + 1, j):
+                        j_T_i = self.next_T_prev[:, m] @ j_T_i
+                    yield i, j, j_T_i, None
+                    yield j, i, inverse_transform(j_T_i), None
+
+
+def _photometric(warped: torch.Tensor, target: torch.Tensor, config: LossConfig
+                 ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel L1 and SSIM errors, channel means, shapes ``(N, 1, h, w)``.
+
+    The SSIM map loses a one-pixel border (no padding); it is padded back by replication
+    so that both maps align pixel for pixel.
+    """
+    l1 = (warped - target).abs().mean(1, keepdim=True)
+    if config.ssim_weight <= 0:
+        return l1, torch.zeros_like(l1)
+    dssim = F.pad(ssim_loss(warped, target).mean(1, keepdim=True), (1, 1, 1, 1),
+                  mode='replicate')
+    return l1, dssim
+
+
+def _photometric_terms(depth: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor,
+                       pairs: list, config: LossConfig) -> Tuple[torch.Tensor, torch.Tensor,
+                                                                 torch.Tensor]:
+    """Reconstruction and SSIM terms of one scale, every pair in one batched warp.
+
+    ``depth`` ``(B, S, 1, h, w)`` and ``imgs`` ``(B, S, 3, h, w)`` are at the resolution the
+    photometric error is taken at; ``pairs`` is the list of :meth:`_Motions.pairs`.
+
+    Returns:
+        ``(reconstruction, ssim, mask)``: the two terms summed over pairs (or, with
+        ``min_reprojection``, over target frames) and the validity mask of every pair
+        ``(P * B, 1, h, w)`` for the 3D term.
+
+    """
+    b, seq, _, hs, ws = imgs.shape
+    n = len(pairs)
+    tgt = [p[0] for p in pairs]
+    src = [p[1] for p in pairs]
+    src_T_tgt = torch.cat([p[2] for p in pairs])  # pair-major: (P * B, 4, 4)
+    tgt_depth = depth[:, tgt].transpose(0, 1).reshape(n * b, 1, hs, ws)
+    tgt_img = imgs[:, tgt].transpose(0, 1).reshape(n * b, 3, hs, ws)
+    src_img = imgs[:, src].transpose(0, 1).reshape(n * b, 3, hs, ws)
+    grid = pixel_grid(hs, ws, imgs.dtype, imgs.device)
+    warped, mask = inverse_warp(src_img, tgt_depth, src_T_tgt, k.repeat(n, 1, 1), grid)
+    if not config.use_masks:
+        mask = torch.ones_like(mask)
+    l1, dssim = _photometric(warped, tgt_img, config)
+    if not (config.min_reprojection or config.auto_mask):
+        ssim_mask = mask if config.ssim_weight <= 0 else F.pad(
+            _box3(mask), (1, 1, 1, 1), value=0.0)
+        # The paper's form: means over the pixels SSIM is defined on (no padded border).
+        ssim_pixels = n * b * max(hs - 2, 1) * max(ws - 2, 1)
+        return (n * (l1 * mask).mean(), n * (dssim * ssim_mask).sum() / ssim_pixels, mask)
+    weights = (config.reconstruction_weight, config.ssim_weight)
+    error = weights[0] * l1 + weights[1] * dssim
+    # Invalid pixels never win the minimum; a pixel with no valid source drops out.
+    big = torch.finfo(error.dtype).max / 4
+    error = torch.where(mask > 0.5, error, torch.full_like(error, big))
+    by_pair = error.reshape(n, b, 1, hs, ws)
+    l1, dssim = l1.reshape(n, b, 1, hs, ws), dssim.reshape(n, b, 1, hs, ws)
+    keep = mask.reshape(n, b, 1, hs, ws)
+    if config.auto_mask:
+        with torch.no_grad():
+            still_l1, still_ssim = _photometric(src_img, tgt_img, config)
+            still = (weights[0] * still_l1 + weights[1] * still_ssim).reshape(n, b, 1, hs, ws)
+    groups = sorted(set(tgt)) if config.min_reprojection else list(range(n))
+    recon, ssim_term = l1.new_zeros(()), l1.new_zeros(())
+    for g in groups:
+        members = [i for i in range(n) if (tgt[i] == g if config.min_reprojection else i == g)]
+        best, pick = by_pair[members].min(0, keepdim=True)
+        valid = (keep[members].amax(0, keepdim=True) > 0.5).to(l1.dtype)
+        if config.auto_mask:
+            # A tie (no motion: the warp is the identity up to rounding) counts as static.
+            valid = valid * (best < still[members].amin(0, keepdim=True) - AUTO_MASK_MARGIN
+                             ).to(l1.dtype)
+        recon = recon + (l1[members].gather(0, pick) * valid).mean()
+        ssim_term = ssim_term + (dssim[members].gather(0, pick) * valid).mean()
+    return recon, ssim_term, mask
 
 
 def _scale_terms(disp: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor, motions: _Motions,
-                 config: LossConfig) -> Dict[str, torch.Tensor]:
+                 config: LossConfig, full: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+                 ) -> Dict[str, torch.Tensor]:
     """Compute the unweighted terms of one scale.
 
-    ``disp`` is ``(B, S, 1, h, w)``, ``imgs`` ``(B, S, 3, h, w)``, ``k`` ``(B, 3, 3)``.
+    ``disp`` is ``(B, S, 1, h, w)``, ``imgs`` ``(B, S, 3, h, w)``, ``k`` ``(B, 3, 3)``. With
+    ``full = (images, intrinsics)`` at the input resolution, the disparity is upsampled to
+    it for the photometric terms (``config.full_resolution``); smoothness and the 3D term
+    stay at the scale's own resolution.
     """
-    seq, (hs, ws) = disp.shape[1], disp.shape[-2:]
-    grid = pixel_grid(hs, ws, imgs.dtype, imgs.device)
+    b, seq, (hs, ws) = disp.shape[0], disp.shape[1], disp.shape[-2:]
     depth = disparity_to_depth(disp)
     zero = imgs.new_zeros(())
-    out = {'reconstruction': zero, 'ssim': zero, 'smoothness': zero}
+    out = {'smoothness': zero}
     for i in range(seq):
         smooth_disp = disp[:, i]
         if config.normalise_smoothness:
             smooth_disp = smooth_disp / smooth_disp.mean((1, 2, 3), keepdim=True)
         out['smoothness'] = out['smoothness'] + edge_aware_smoothness(smooth_disp, imgs[:, i])
-    clouds = [depth_to_points(depth[:, i], k, grid).flatten(2).transpose(1, 2)
-              for i in range(seq)]
+    pairs = list(motions.pairs(seq, all_pairs=config.min_reprojection))
+    if full is None:
+        photo_depth, photo_imgs, photo_k = depth, imgs, k
+    else:
+        photo_imgs, photo_k = full
+        size = photo_imgs.shape[-2:]
+        photo_disp = F.interpolate(disp.flatten(0, 1), size=size, mode='bilinear',
+                                   align_corners=False) if (hs, ws) != tuple(size) \
+            else disp.flatten(0, 1)
+        photo_depth = disparity_to_depth(photo_disp).reshape(b, seq, 1, *size)
+    out['reconstruction'], out['ssim'], mask = _photometric_terms(
+        photo_depth, photo_imgs, photo_k, pairs, config)
     icp_inputs = []
-    # Both directions: reconstruct frame ``tgt`` from frame ``src``. For the 3D term, tgt's
-    # cloud is moved into camera src and aligned to src's cloud by ICP.
-    for tgt, src, src_T_tgt, motion_vec in motions.pairs(seq):
-        warped, mask = inverse_warp(imgs[:, src], depth[:, tgt], src_T_tgt, k, grid)
-        if not config.use_masks:
-            mask = torch.ones_like(mask)
-        target_img = imgs[:, tgt]
-        out['reconstruction'] = out['reconstruction'] + (
-            (warped - target_img).abs() * mask).mean()
-        if config.ssim_weight > 0:
-            out['ssim'] = out['ssim'] + (
-                ssim_loss(warped, target_img) * F.avg_pool2d(mask, 3, 1)).mean()
-        if config.icp_weight > 0:
+    if config.icp_weight > 0:
+        grid = pixel_grid(hs, ws, imgs.dtype, imgs.device)
+        clouds = [depth_to_points(depth[:, i], k, grid).flatten(2).transpose(1, 2)
+                  for i in range(seq)]
+        if full is not None:  # the 3D term needs the mask at this scale's resolution
+            _, mask = inverse_warp(imgs[:, 0].repeat(len(pairs), 1, 1, 1),
+                                   depth[:, [p[0] for p in pairs]].transpose(0, 1).reshape(
+                                       -1, 1, hs, ws), torch.cat([p[2] for p in pairs]),
+                                   k.repeat(len(pairs), 1, 1), grid)
+        masks = mask.reshape(len(pairs), b, -1)
+        # tgt's cloud is moved into camera src and aligned to src's cloud by ICP (adjacent
+        # pairs only, as the paper).
+        for p, (tgt, src, src_T_tgt, motion_vec) in enumerate(pairs[:2 * (seq - 1)]):
             if motion_vec is None:
                 motion_vec = mat_to_pose_vec(src_T_tgt)
             icp_inputs.append((transform_points(src_T_tgt, clouds[tgt]), motion_vec,
-                               clouds[src], mask.flatten(1) > 0.5))
+                               clouds[src], masks[p] > 0.5))
     out['icp_transform'], out['icp_residual'] = _icp_terms(icp_inputs, k, (hs, ws), config,
                                                            zero)
     return out
@@ -226,7 +340,8 @@ def _icp_terms(icp_inputs: list, k: torch.Tensor, size: Tuple[int, int], config:
         moved, motion, target, source_valid=valid, iterations=config.icp_iterations,
         max_correspondence_distance=config.icp_max_correspondence_distance,
         association=config.icp_association, intrinsics=k.repeat(n, 1, 1), image_size=size,
-        chunk_size=config.icp_chunk_size, window=config.icp_window)
+        chunk_size=config.icp_chunk_size, window=config.icp_window,
+        tolerance=config.icp_tolerance)
     return n * transform_loss, n * residual_loss
 
 

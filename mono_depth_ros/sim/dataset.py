@@ -44,13 +44,15 @@ from typing import Callable, Sequence, Union
 from mono_depth_ros.core.camera import intrinsics_from_fov
 from mono_depth_ros.core.rotation import matrix_to_quaternion
 from mono_depth_ros.data.messages import ns_to_stamp
+from mono_depth_ros.sim.layouts import varied_scene_and_path
 from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory
 from mono_depth_ros.sim.scene import render, Scene, street
 import numpy as np
 import torch
 from tqdm import tqdm
 
-__all__ = ['RenderedSequence', 'default_intrinsics', 'make_sequence', 'render_sequence',
+__all__ = ['RenderedSequence', 'default_intrinsics', 'make_sequence', 'make_varied_sequence',
+           'render_sequence',
            'write_bag', 'write_frames', 'write_kitti_odometry', 'write_kitti_raw',
            'write_video']
 
@@ -117,6 +119,15 @@ def make_sequence(kind: str, frames: int, seed: int, height: int, width: int,
     return render_sequence(street(seed, length=max(90.0, length)), poses,
                            default_intrinsics(height, width), height, width, fps,
                            supersample, name=f'{kind}_{seed}', progress=progress)
+
+
+def make_varied_sequence(index: int, frames: int, seed: int, height: int, width: int,
+                         fps: float = 10.0, supersample: int = 2,
+                         progress: bool = True) -> RenderedSequence:
+    """Render sequence ``index`` of the varied training mix (:data:`layouts.VARIED_MIX`)."""
+    name, scene, poses = varied_scene_and_path(index, seed, frames)
+    return render_sequence(scene, poses, default_intrinsics(height, width), height, width,
+                           fps, supersample, name=f'{name}_{seed}', progress=progress)
 
 
 def _png(path: Path, array: np.ndarray) -> None:

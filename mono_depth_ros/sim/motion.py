@@ -84,11 +84,13 @@ def car_trajectory(frames: int, seed: int = 0, speed: float = 0.6, start: float 
 
 def handheld_trajectory(frames: int, seed: int = 0, speed: float = 0.15,
                         start: float = 0.0, height_drop: float = 0.25,
-                        lateral: Optional[float] = None) -> torch.Tensor:
+                        lateral: Optional[float] = None,
+                        yaw_amplitude: float = 0.15) -> torch.Tensor:
     """Poses of a handheld or small-robot camera walking down the scene.
 
     Slower than the car, lower (``height_drop`` metres below the car camera), with the
-    bob, sway, and yaw/pitch/roll wander of a hand or a bumpy robot base.
+    bob, sway, and yaw/pitch/roll wander of a hand or a bumpy robot base; the yaw wanders
+    up to ``yaw_amplitude`` radians either side (0.3 looks around like a person panning).
 
     Returns:
         ``(frames, 4, 4)`` float64.
@@ -103,7 +105,7 @@ def handheld_trajectory(frames: int, seed: int = 0, speed: float = 0.15,
         step = 2 * math.pi * i
         bob = 0.03 * math.sin(step * 0.2)
         x = x0 + 0.3 * math.sin(step * freqs[0] + phases[0])
-        yaw = 0.15 * math.sin(step * freqs[1] + phases[1])
+        yaw = yaw_amplitude * math.sin(step * freqs[1] + phases[1])
         pitch = 0.05 * math.sin(step * freqs[2] + phases[2])
         roll = 0.04 * math.sin(step * freqs[3] + phases[3])
         poses.append(pose_from_angles([x, height_drop + bob, start + speed * i], yaw, pitch,

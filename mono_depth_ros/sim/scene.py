@@ -32,6 +32,7 @@ from typing import List, Sequence, Tuple
 
 from mono_depth_ros.core.camera import pixel_grid, scale_intrinsics
 from mono_depth_ros.core.rotation import pose_from_angles
+from mono_depth_ros.sim import textures
 import torch
 
 __all__ = ['Rectangle', 'Scene', 'box', 'closed_room', 'drive', 'hall', 'look_transform',
@@ -49,6 +50,9 @@ class Rectangle:
         colour: base RGB in ``[0, 1]``.
         period: texture wavelength in metres.
         phase: texture phase (radians), to tell surfaces apart.
+        photo: index of a photograph in :mod:`mono_depth_ros.sim.textures` to tile over
+            the surface (one tile every ``4 * period`` metres, tinted by ``colour``), or
+            -1 for the procedural fractal texture.
 
     """
 
@@ -58,6 +62,7 @@ class Rectangle:
     colour: Tuple[float, float, float]
     period: float = 1.0
     phase: float = 0.0
+    photo: int = -1
 
 
 @dataclass(frozen=True)
@@ -207,20 +212,37 @@ def _fractal(a: torch.Tensor, b: torch.Tensor, seed: float, octaves: int = 5) ->
     return total / norm
 
 
-def _texture(rect: Rectangle, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _texture(rect: Rectangle, a: torch.Tensor, b: torch.Tensor,
+             footprint: torch.Tensor) -> torch.Tensor:
     """Colour at metric surface coordinates ``(a, b)``, shape ``(N, 3)``.
 
-    Fractal value noise whose coarsest features are ``2 * period`` metres wide, seeded by
+    With ``rect.photo >= 0``, a tiled photograph sampled at the pixel ``footprint``
+    (metres of surface per pixel). Otherwise fractal value noise whose coarsest features are ``2 * period`` metres wide, seeded by
     the rectangle's phase: like real surfaces, it has detail at every scale and never
     repeats, so photometric matching has one clear answer.
     """
+    base = torch.tensor(rect.colour, dtype=a.dtype, device=a.device)
+    if rect.photo >= 0:
+        photo = textures.sample(rect.photo, a + 7.3 * rect.phase, b + 3.1 * rect.phase,
+                                4.0 * rect.period, footprint)
+        return (0.35 * base + 0.8 * photo - 0.15).clamp(0.0, 1.0)
     scale = 1.0 / (2.0 * rect.period)
     seed = rect.phase
     light = _fractal(a * scale, b * scale, seed) - 0.5
     tint = _fractal(a * scale + 101.0, b * scale + 53.0, seed + 7.0, octaves=3) - 0.5
-    base = torch.tensor(rect.colour, dtype=a.dtype, device=a.device)
     shade = torch.stack([light + 0.3 * tint, light, light - 0.3 * tint], dim=-1)
     return (base + 0.9 * shade).clamp(0.0, 1.0)
+
+
+def _footprint(t: torch.Tensor, rays: torch.Tensor, denom: torch.Tensor,
+               normal: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
+    """Metres of surface one pixel covers where rays ``(N, 3)`` hit a plane at z-depth ``t``.
+
+    ``spread`` is the ray's length per unit z over the focal length; grazing angles are
+    capped at a cosine of 0.2 (wider footprints would blur to the mean colour anyway).
+    """
+    cosine = denom.abs() / (rays.norm(dim=1) * normal.norm())
+    return t * spread / cosine.clamp(min=0.2)
 
 
 def render(scene: Scene, world_T_camera: torch.Tensor, intrinsics: torch.Tensor,
@@ -253,10 +275,11 @@ def render(scene: Scene, world_T_camera: torch.Tensor, intrinsics: torch.Tensor,
     k = intrinsics.to(dtype)
     pix = pixel_grid(height, width, dtype)[0].reshape(3, -1).T
     rays_cam = pix @ torch.linalg.inv(k).T  # z = 1 in the camera
-    rotation = world_T_camera[:3, :3]
     centre = world_T_camera[:3, 3]
-    rays = rays_cam @ rotation.T
+    rays = rays_cam @ world_T_camera[:3, :3].T
     n_pix = rays.shape[0]
+    # Metres of surface per pixel along each ray at unit z, before the incidence angle.
+    spread = rays.norm(dim=1) / k[0, 0]
     best_t = torch.full((n_pix,), math.inf, dtype=dtype)
     colour = torch.tensor(scene.background, dtype=dtype).expand(n_pix, 3).clone()
     for rect in scene.rectangles:
@@ -274,8 +297,10 @@ def render(scene: Scene, world_T_camera: torch.Tensor, intrinsics: torch.Tensor,
         inside = (denom.abs() > 1e-12) & (t > 1e-6) & (a >= 0) & (a <= 1) & (b >= 0) & (b <= 1)
         closer = inside & (t < best_t)
         if closer.any():
-            tex = _texture(rect, a[closer] * au.norm(), b[closer] * av.norm())
-            colour[closer] = tex
+            footprint = _footprint(t[closer], rays[closer], denom[closer], normal,
+                                   spread[closer])
+            colour[closer] = _texture(rect, a[closer] * au.norm(), b[closer] * av.norm(),
+                                      footprint)
             best_t = torch.where(closer, t, best_t)
     # rays_cam has z = 1, so the ray parameter t is the z-depth in the camera.
     image = colour.T.reshape(3, height, width)

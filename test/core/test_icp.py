@@ -18,7 +18,9 @@ import math
 
 from benchmarks.references import reference_icp
 from conftest import rigid
+from mono_depth_ros.core import icp as icp_module
 from mono_depth_ros.core.camera import depth_to_points
+from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.geometry import (inverse_transform, mat_to_pose_vec, pose_vec_to_mat,
                                           transform_points)
 from mono_depth_ros.core.icp import icp, icp_loss, ICPGradient, kabsch
@@ -161,6 +163,32 @@ def test_icp_is_batched_and_float32_works(organised_cloud):
     assert (err[:, :3, 3].norm(dim=-1) < 0.01).all()
     assert result.residual.shape == source.shape
     assert (result.rmse < 0.01).all()
+
+
+def test_tolerance_stops_early_at_the_same_answer(organised_cloud):
+    depth, k = organised_cloud
+    target = _cloud(organised_cloud)
+    truth = pose_vec_to_mat(rigid(2.0, 0.15))
+    source = transform_points(inverse_transform(truth), target)
+    kwargs = dict(association='projective', intrinsics=k[None],
+                  image_size=tuple(depth.shape[-2:]))
+    full = icp(source, target, iterations=60, **kwargs)
+    calls = []
+    real_kabsch = icp_module.kabsch
+
+    def counting_kabsch(*args):
+        calls.append(1)
+        return real_kabsch(*args)
+
+    icp_module.kabsch = counting_kabsch
+    try:
+        early = icp(source, target, iterations=60, tolerance=1e-6, **kwargs)
+    finally:
+        icp_module.kabsch = real_kabsch
+    assert 1 < len(calls) < 60
+    torch.testing.assert_close(early.transform, full.transform, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match='icp_tolerance'):
+        LossConfig(icp_tolerance=0.0)
 
 
 def test_projective_association_converges_near_the_solution(organised_cloud):

@@ -26,7 +26,7 @@ from mono_depth_ros.sim.scene import look_transform, render
 from mono_depth_ros_training.augment import augment_batch
 from mono_depth_ros_training.config import load_config
 from mono_depth_ros_training.evaluate import evaluate
-from mono_depth_ros_training.train import CHECKPOINT, train, WEIGHTS
+from mono_depth_ros_training.train import CHECKPOINT, learning_rate, train, WEIGHTS
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -61,6 +61,21 @@ def test_config_overrides_coercion_and_errors():
         load_config(CONFIG, ['augment.scale=[0.9, 1.1]'])
     with pytest.raises(ValueError, match='eps > 0'):
         load_config(CONFIG, ['optim.eps=0'])
+
+
+def test_cosine_schedule_closed_form_and_errors():
+    """The cosine schedule: lr at step 0, the midpoint average, lr * ratio at the end."""
+    optim = load_config(CONFIG, ['optim.schedule=cosine', 'optim.lr=1e-3',
+                                 'optim.lr_min_ratio=0.1', 'optim.steps=100']).optim
+    assert learning_rate(optim, 0) == pytest.approx(1e-3)
+    assert learning_rate(optim, 50) == pytest.approx(0.5 * (1e-3 + 1e-4))
+    assert learning_rate(optim, 100) == pytest.approx(1e-4)
+    assert learning_rate(optim, 25) == pytest.approx(1e-4 + 0.45e-3 * (1 + 2 ** -0.5))
+    assert learning_rate(load_config(CONFIG).optim, 12345) == load_config(CONFIG).optim.lr
+    with pytest.raises(ValueError, match='optim.schedule'):
+        load_config(CONFIG, ['optim.schedule=linear'])
+    with pytest.raises(ValueError, match='lr_min_ratio'):
+        load_config(CONFIG, ['optim.lr_min_ratio=0'])
 
 
 def test_zoom_crop_augmentation_matches_rendering_with_new_intrinsics():
