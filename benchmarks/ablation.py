@@ -55,7 +55,7 @@ VARIANTS = {
         'no auto-mask': ['loss.auto_mask=false'],
         'full-resolution loss': ['loss.full_resolution=true'],
         'with 3D loss': ['loss.icp_weight=0.1'],
-        'ego-motion batch norm': ['model.egomotion_batch_norm=true'],
+        'no ego-motion batch norm': ['model.egomotion_batch_norm=false'],
     },
 }
 POSE_COLUMNS = ('ate_mean', 'rotation_gain', 'rotation_error_deg')

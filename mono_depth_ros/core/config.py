@@ -150,7 +150,8 @@ class LossConfig:
             pixels occluded in one source are scored on the other (Monodepth2's
             per-pixel minimum; off in the paper).
         auto_mask: drop pixels whose error without any warp (the source image as it is)
-            is already at most the warped error: static scenes and things moving with the
+            is lower than the warped error (by more than a 1e-5 margin, so that the ties
+            of zero motion keep their gradient): static scenes and things moving with the
             camera teach nothing (Monodepth2's auto-masking; off in the paper).
         icp_tolerance: stop ICP early once no cloud moves by more than this in an
             iteration (see :func:`~mono_depth_ros.core.icp.icp`); None runs every

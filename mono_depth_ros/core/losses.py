@@ -52,7 +52,7 @@ __all__ = [
 
 SSIM_C1 = 0.01 ** 2
 SSIM_C2 = 0.03 ** 2
-#: a pixel counts as moving when its warped error is below its unwarped one by this much
+#: auto-masking drops a pixel when its unwarped error is below its warped one by this much
 AUTO_MASK_MARGIN = 1e-5
 LOSS_TERMS = ('reconstruction', 'ssim', 'smoothness', 'icp_transform', 'icp_residual',
               'total')
@@ -263,8 +263,10 @@ def _photometric_terms(depth: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor,
         best, pick = by_pair[members].min(0, keepdim=True)
         valid = (keep[members].amax(0, keepdim=True) > 0.5).to(l1.dtype)
         if config.auto_mask:
-            # A tie (no motion: the warp is the identity up to rounding) counts as static.
-            valid = valid * (best < still[members].amin(0, keepdim=True) - AUTO_MASK_MARGIN
+            # Dropped only where no warp at all is better by a margin: a tie (the identity
+            # warp of zero motion, equal up to rounding) keeps the pixel, so its gradient
+            # can still move the motion away from zero.
+            valid = valid * (still[members].amin(0, keepdim=True) >= best - AUTO_MASK_MARGIN
                              ).to(l1.dtype)
         recon = recon + (l1[members].gather(0, pick) * valid).mean()
         ssim_term = ssim_term + (dssim[members].gather(0, pick) * valid).mean()

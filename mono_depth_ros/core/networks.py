@@ -53,6 +53,21 @@ def _conv(cin: int, cout: int, kernel: int, stride: int, batch_norm: bool) -> nn
     return nn.Sequential(*layers)
 
 
+def _init_without_batch_norm(module: nn.Module) -> None:
+    """He initialisation for a ReLU stack without batch norm (zero biases).
+
+    torch's default initialisation shrinks the signal by about sqrt(3) per layer; seven
+    stride-2 layers without batch norm then give an almost constant output whose gradients
+    vanish (measured: the ego-motion network predicted the same 4 mm for every snippet
+    after 300 joint training steps). Batch-normalised stacks keep torch's default.
+    """
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity='relu')
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
 def _upconv(cin: int, cout: int, batch_norm: bool) -> nn.Sequential:
     layers: List[nn.Module] = [nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1,
                                                   bias=not batch_norm)]
@@ -165,6 +180,8 @@ class EgoMotionNet(nn.Module):
             layers.append(_conv(cin, cout, kernel, 2, batch_norm))
             cin = cout
         self.body = nn.Sequential(*layers)
+        if not batch_norm:
+            _init_without_batch_norm(self.body)
         self.head = nn.Conv2d(cin, 6 * (seq_length - 1), 1)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:

@@ -55,13 +55,29 @@ def test_min_reprojection_closed_form():
     torch.testing.assert_close(best['reconstruction'], m)
 
 
-def test_auto_mask_drops_pixels_that_do_not_move():
-    images, k, disps, ego, _ = _still_snippet()
-    # no motion: the warp changes nothing, so no pixel beats its unwarped error
+def test_auto_mask_drops_pixels_that_no_warp_explains_better():
+    images, k, disps, _, m = _still_snippet()
+    images = images[:, :2]  # frames X, X from one camera
+    wrong = torch.tensor([[[0.3, 0.0, 0.0, 0.0, 0.02, 0.0]]], dtype=torch.float64)
+    disps = [d[:, :2] for d in disps]
     for min_reprojection in (False, True):
         cfg = LossConfig(num_scales=1, auto_mask=True, min_reprojection=min_reprojection,
                          **PHOTO_ONLY)
-        assert vid2depth_loss(images, k, disps, ego, cfg)['reconstruction'] == 0
+        # the unwarped source matches exactly; a wrong motion's warp cannot beat it
+        assert vid2depth_loss(images, k, disps, wrong, cfg)['reconstruction'] == 0
+        plain = vid2depth_loss(images, k, disps, wrong, LossConfig(num_scales=1, **PHOTO_ONLY))
+        assert plain['reconstruction'] > 0.05 * m
+
+
+def test_auto_mask_keeps_ties_so_zero_motion_can_learn():
+    images, k, disps, ego, m = _still_snippet()
+    # zero motion: warped and unwarped errors tie, every pixel stays (and its gradient)
+    cfg = LossConfig(num_scales=1, auto_mask=True, **PHOTO_ONLY)
+    torch.testing.assert_close(vid2depth_loss(images, k, disps, ego, cfg)['reconstruction'],
+                               2 * m)
+    ego = ego.clone().requires_grad_()
+    vid2depth_loss(images, k, disps, ego, cfg)['total'].backward()
+    assert ego.grad.abs().sum() > 0
 
 
 def test_auto_mask_keeps_moving_pixels(rendered_pair):
