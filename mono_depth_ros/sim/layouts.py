@@ -138,8 +138,8 @@ VARIED_MIX: Tuple[Tuple[str, Callable, Callable], ...] = (
 )
 
 
-def varied_scene_and_path(index: int, seed: int, frames: int) -> Tuple[str, Scene,
-                                                                      torch.Tensor]:
+def varied_scene_and_path(index: int, seed: int,
+                          frames: int) -> Tuple[str, Scene, torch.Tensor]:
     """Scene and ``world_T_camera`` path ``(frames, 4, 4)`` of sequence ``index``."""
     name, build, move = VARIED_MIX[index % len(VARIED_MIX)]
     poses = move(frames, seed)
@@ -151,4 +151,3 @@ def varied_scene_and_path(index: int, seed: int, frames: int) -> Tuple[str, Scen
 def mix_names() -> Dict[int, str]:
     """Index -> name of :data:`VARIED_MIX` (for reports)."""
     return {i: name for i, (name, _, _) in enumerate(VARIED_MIX)}
-

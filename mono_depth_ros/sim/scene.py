@@ -217,9 +217,10 @@ def _texture(rect: Rectangle, a: torch.Tensor, b: torch.Tensor,
     """Colour at metric surface coordinates ``(a, b)``, shape ``(N, 3)``.
 
     With ``rect.photo >= 0``, a tiled photograph sampled at the pixel ``footprint``
-    (metres of surface per pixel). Otherwise fractal value noise whose coarsest features are ``2 * period`` metres wide, seeded by
-    the rectangle's phase: like real surfaces, it has detail at every scale and never
-    repeats, so photometric matching has one clear answer.
+    (metres of surface per pixel). Otherwise fractal value noise whose coarsest features
+    are ``2 * period`` metres wide, seeded by the rectangle's phase: like real surfaces,
+    it has detail at every scale and never repeats, so photometric matching has one clear
+    answer.
     """
     base = torch.tensor(rect.colour, dtype=a.dtype, device=a.device)
     if rect.photo >= 0:

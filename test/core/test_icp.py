@@ -170,8 +170,8 @@ def test_tolerance_stops_early_at_the_same_answer(organised_cloud):
     target = _cloud(organised_cloud)
     truth = pose_vec_to_mat(rigid(2.0, 0.15))
     source = transform_points(inverse_transform(truth), target)
-    kwargs = dict(association='projective', intrinsics=k[None],
-                  image_size=tuple(depth.shape[-2:]))
+    kwargs = {'association': 'projective', 'intrinsics': k[None],
+              'image_size': tuple(depth.shape[-2:])}
     full = icp(source, target, iterations=60, **kwargs)
     calls = []
     real_kabsch = icp_module.kabsch

@@ -27,7 +27,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-PHOTO_ONLY = dict(icp_weight=0.0, smoothness_weight=0.0, ssim_weight=0.0)
+PHOTO_ONLY = {'icp_weight': 0.0, 'smoothness_weight': 0.0, 'ssim_weight': 0.0}
 
 
 def _still_snippet(h=24, w=40, seed=0):
@@ -98,7 +98,7 @@ def test_full_resolution_closed_form():
 
 
 def _reference_terms(images, k, disps, ego):
-    """The paper's reconstruction and SSIM sums, one warp per pair in a plain loop."""
+    """Return the paper's reconstruction and SSIM sums, one warp per pair in a plain loop."""
     b, seq, _, h, w = images.shape
     next_T_prev = pose_vec_to_mat(ego)
     recon, dssim = 0.0, 0.0
@@ -138,9 +138,10 @@ def test_batched_pairs_match_a_loop_over_pairs():
     torch.testing.assert_close(terms['ssim'], dssim, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize('options', [dict(min_reprojection=True, icp_weight=0.0),
-                                     dict(min_reprojection=True, auto_mask=True,
-                                          full_resolution=True, icp_weight=0.1)])
+@pytest.mark.parametrize('options', [
+    {'min_reprojection': True, 'icp_weight': 0.0},
+    {'min_reprojection': True, 'auto_mask': True, 'full_resolution': True, 'icp_weight': 0.1},
+])
 def test_options_keep_gradients_and_prefer_the_true_motion(rendered_pair, options):
     images, k, disps, ego = (x.float() if torch.is_tensor(x) else [d.float() for d in x]
                              for x in _render_snippet(rendered_pair))
