@@ -24,7 +24,8 @@ the 3D loss, ego-motion batch norm), on that recipe's data. Every variant trains
 scratch with the same seed, data order and budget (a cosine schedule runs over the
 variant's own ``--steps``), is evaluated on the dataset's test sequences (Eigen-protocol
 depth metrics, 5-frame ATE, rotation gain and error), and lands in one table with its
-training throughput. Results in ``--out`` (``results.json``, pictures per variant).
+training throughput. ``--init WEIGHTS`` starts every variant from those weights instead
+(a fine-tuning ablation). Results in ``--out`` (``results.json``, pictures per variant).
 """
 
 import argparse
@@ -36,7 +37,7 @@ from mono_depth_ros.evaluation.depth import DEPTH_METRICS
 from mono_depth_ros_training.config import load_config
 from mono_depth_ros_training.evaluate import evaluate, format_table
 from mono_depth_ros_training.prepare import render_dataset
-from mono_depth_ros_training.train import train
+from mono_depth_ros_training.train import config_from_weights, train
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,8 @@ def _parse(argv):
     parser.add_argument('--reuse', action='store_true',
                         help="reuse a variant's saved result.json instead of retraining")
     parser.add_argument('--threads', type=int, default=None, help='CPU threads')
+    parser.add_argument('--init', default=None,
+                        help='start every variant from these weights (their architecture)')
     return parser, parser.parse_args(argv)
 
 
@@ -109,13 +112,15 @@ def main(argv=None) -> None:
             f'optim.steps={args.steps}', f'output.folder={out / slug}',
             'output.checkpoint_every=1000000', 'output.snapshot_every=0',
             'output.tensorboard=false', 'data.workers=0'] + overrides)
+        if args.init:
+            config = config_from_weights(config, args.init)
         saved = out / slug / 'result.json'
         if args.reuse and saved.is_file():
             results[name] = json.loads(saved.read_text())
             continue
         print(f'\n== {name}: {" ".join(overrides) or "paper loss"}', flush=True)
         t0 = time.perf_counter()
-        summary = train(config, args.device)
+        summary = train(config, args.device, init=args.init)
         metrics = evaluate(out / slug / 'weights.safetensors', data, out / slug)
         results[name] = {
             **metrics['depth']['median_scaled'],

@@ -15,11 +15,12 @@
 """Held-out scores of weights files, side by side: streets, handheld paths, unseen scenes.
 
 Run ``python -m benchmarks.heldout --weights OLD NEW`` (``--help``). It renders sequences
-the training sets never contain: streets of other seeds driven by car and walked by hand,
-the indoor hall and a small room with boxes (layouts no training set has; the varied
-training set of the third recipe does contain other indoor spaces), and a low parking
-garage with rows of pillars (a scene type no training set has). It runs
-each weights file on every frame, and prints per sequence: median-scaled abs rel and a1
+the training sets never contain: streets of other seeds driven by car and walked by hand
+(procedurally textured as the first two recipes' training streets, and photo-textured as
+the third's), the indoor hall and a small room with boxes (layouts no training set has;
+the varied training set of the third recipe does contain other indoor spaces), and a low
+parking garage with rows of pillars (a scene type no training set has). It runs each
+weights file on every frame, and prints per sequence: median-scaled abs rel and a1
 (whole image, 80 m cap), the mean per-image correlation of log depth with the truth, the
 share of per-pixel variance of normalised log depth that one fixed map explains (1 = the
 same map whatever the scene), and for the chained ego-motion the rotation gain (1 is right),
@@ -38,6 +39,7 @@ from mono_depth_ros.evaluation.depth import evaluate_depths, fixed_map_share, lo
 from mono_depth_ros.evaluation.plots import save_depth_grid
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
 from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence, RenderedSequence
+from mono_depth_ros.sim.layouts import photo_street
 from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory
 from mono_depth_ros.sim.scene import box, closed_room, hall, Scene, street
 import numpy as np
@@ -71,6 +73,27 @@ def garage() -> Scene:
     return Scene(tuple(rects))
 
 
+def validation_sequences(size, frames: int) -> Dict[str, RenderedSequence]:
+    """Render the validation streets (seeds of their own) for choosing between runs.
+
+    Kept apart from :func:`sequences`, so that choosing weights never looks at the
+    sequences the README reports.
+    """
+    k = default_intrinsics(*size)
+    specs = {
+        'validation street car, seed 601': (street(601, length=120),
+                                            car_trajectory(frames, seed=601)),
+        'validation street car, seed 602': (street(602, length=120),
+                                            car_trajectory(frames, seed=602)),
+        'validation street handheld, seed 603': (street(603),
+                                                 handheld_trajectory(frames, seed=603)),
+        'validation photo street car, seed 604': (photo_street(604, length=120),
+                                                  car_trajectory(frames, seed=604)),
+    }
+    return {name: render_sequence(scene, poses, k, *size, name=name, progress=False)
+            for name, (scene, poses) in tqdm(specs.items(), desc='rendering')}
+
+
 def sequences(size, frames: int) -> Dict[str, RenderedSequence]:
     """Render the held-out sequences at ``size = (H, W)``."""
     k = default_intrinsics(*size)
@@ -78,6 +101,10 @@ def sequences(size, frames: int) -> Dict[str, RenderedSequence]:
         'street car, seed 501': (street(501, length=120), car_trajectory(frames, seed=501)),
         'street car, seed 502': (street(502, length=120), car_trajectory(frames, seed=502)),
         'street handheld, seed 503': (street(503), handheld_trajectory(frames, seed=503)),
+        'photo street car, seed 504': (photo_street(504, length=120),
+                                       car_trajectory(frames, seed=504)),
+        'photo street handheld, seed 505': (photo_street(505, length=90),
+                                            handheld_trajectory(frames, seed=505)),
         'hall robot (unseen scene)': (hall(), car_trajectory(frames, seed=5, speed=0.25,
                                                              max_lateral=0.4,
                                                              stop_probability=0.0)),
@@ -125,10 +152,12 @@ def main(argv=None) -> None:
     parser.add_argument('--names', nargs='*', help='short names (default: file stems)')
     parser.add_argument('--frames', type=int, default=30)
     parser.add_argument('--out', type=Path, default=Path('outputs/heldout'))
+    parser.add_argument('--set', choices=('test', 'validation'), default='test',
+                        help='validation: other streets, for choosing between runs')
     args = parser.parse_args(argv)
     names = args.names or [Path(w).stem for w in args.weights]
     size = tuple(load_networks(args.weights[0])[2]['input_size'])
-    seqs = sequences(size, args.frames)
+    seqs = (sequences if args.set == 'test' else validation_sequences)(size, args.frames)
     results: Dict[str, Dict[str, Dict]] = {}
     for seq_name, seq in seqs.items():
         results[seq_name] = {n: score(w, seq) for n, w in zip(names, args.weights)}

@@ -149,10 +149,11 @@ class LossConfig:
             photometric error (``reconstruction_weight * L1 + ssim_weight * SSIM``):
             pixels occluded in one source are scored on the other (Monodepth2's
             per-pixel minimum; off in the paper).
-        auto_mask: drop pixels whose error without any warp (the source image as it is)
-            is lower than the warped error (by more than a 1e-5 margin, so that the ties
-            of zero motion keep their gradient): static scenes and things moving with the
-            camera teach nothing (Monodepth2's auto-masking; off in the paper).
+        auto_mask: where the error without any warp (the source image as it is) is lower
+            than the warped error (by more than a 1e-5 margin, so that the ties of zero
+            motion keep their gradient), the pixel scores that unwarped error, a constant:
+            static scenes and things moving with the camera teach nothing, and a worse
+            warp never lowers the loss (Monodepth2's auto-masking; off in the paper).
         icp_tolerance: stop ICP early once no cloud moves by more than this in an
             iteration (see :func:`~mono_depth_ros.core.icp.icp`); None runs every
             iteration (the paper).

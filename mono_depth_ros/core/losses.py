@@ -52,7 +52,7 @@ __all__ = [
 
 SSIM_C1 = 0.01 ** 2
 SSIM_C2 = 0.03 ** 2
-#: auto-masking drops a pixel when its unwarped error is below its warped one by this much
+#: auto-masking scores a pixel unwarped when that error is below the warped one by this much
 AUTO_MASK_MARGIN = 1e-5
 LOSS_TERMS = ('reconstruction', 'ssim', 'smoothness', 'icp_transform', 'icp_residual',
               'total')
@@ -262,14 +262,21 @@ def _photometric_terms(depth: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor,
         members = [i for i in range(n) if (tgt[i] == g if config.min_reprojection else i == g)]
         best, pick = by_pair[members].min(0, keepdim=True)
         valid = (keep[members].amax(0, keepdim=True) > 0.5).to(l1.dtype)
+        pixel_l1 = l1[members].gather(0, pick) * valid
+        pixel_ssim = dssim[members].gather(0, pick) * valid
         if config.auto_mask:
-            # Dropped only where no warp at all is better by a margin: a tie (the identity
-            # warp of zero motion, equal up to rounding) keeps the pixel, so its gradient
-            # can still move the motion away from zero.
-            valid = valid * (still[members].amin(0, keepdim=True) >= best - AUTO_MASK_MARGIN
-                             ).to(l1.dtype)
-        recon = recon + (l1[members].gather(0, pick) * valid).mean()
-        ssim_term = ssim_term + (dssim[members].gather(0, pick) * valid).mean()
+            # Where no warp at all is better (by a margin, so that the ties of zero motion
+            # keep their gradient), the pixel scores the unwarped error instead: a constant
+            # that teaches nothing, but no lower than what the warp would have had to reach,
+            # so making warps worse never pays. Pixels with no valid warp stay out.
+            still_best, still_pick = still[members].min(0, keepdim=True)
+            static = (still_best < best - AUTO_MASK_MARGIN).to(l1.dtype) * valid
+            pixel_l1 = (1 - static) * pixel_l1 + static * still_l1.reshape(
+                n, b, 1, hs, ws)[members].gather(0, still_pick)
+            pixel_ssim = (1 - static) * pixel_ssim + static * still_ssim.reshape(
+                n, b, 1, hs, ws)[members].gather(0, still_pick)
+        recon = recon + pixel_l1.mean()
+        ssim_term = ssim_term + pixel_ssim.mean()
     return recon, ssim_term, mask
 
 
