@@ -42,7 +42,7 @@ class Scores:
 
     Attributes:
         reconstruction: mean photometric reconstruction term (no 3D term) over the 3-frame
-            snippets.
+            snippets, with the weights' own minimum-reprojection and auto-mask options.
         abs_rel: mean per-frame abs rel of median-scaled depth (no Garg crop, 80 m cap).
         ate: 5-frame snippet ATE (metres) of the chained ego-motion.
         rotation_error_deg: mean frame-to-frame rotation error.
@@ -75,7 +75,12 @@ def sequence_scores(pipeline: DepthPipeline, seq, start: int = 0) -> Scores:
     frames = list(seq.images[start:])
     images = frames_to_tensor(frames, pipeline.size)
     with pipeline.slot.use() as (depth_net, ego_net):
-        reconstruction = photometric_error(depth_net, ego_net, images, seq.intrinsics)
+        # The photometric error the weights were trained (and are fine-tuned) to lower.
+        trained = pipeline.metadata.get('training', {}).get('loss', {})
+        reconstruction = photometric_error(
+            depth_net, ego_net, images, seq.intrinsics,
+            min_reprojection=trained.get('min_reprojection', False),
+            auto_mask=trained.get('auto_mask', False))
         depths = predict_depths(depth_net, frames, pipeline.size)
         motions = pairwise_motions(ego_net, frames, pipeline.size)
     depth = evaluate_depths(zip(seq.depths[start:], depths), garg_crop=False)

@@ -68,25 +68,24 @@ def step_split(config, with_icp: bool, repeat: int,
         loss_config = replace(loss_config, icp_weight=0.1)
     if with_icp:
         loss_config = replace(loss_config, icp_tolerance=icp_tolerance)
-    photometric_only = replace(loss_config, smoothness_weight=0.0, icp_weight=0.0)
-    no_icp = replace(loss_config, icp_weight=0.0)
+    photometric_only, no_icp = (replace(loss_config, smoothness_weight=0.0, icp_weight=0.0),
+                                replace(loss_config, icp_weight=0.0))
     m = config.model
     depth_net, ego_net = build_networks(m)
-    params = list(depth_net.parameters()) + list(ego_net.parameters())
-    optimiser = torch.optim.Adam(params, lr=1e-4)
+    optimiser = torch.optim.Adam(list(depth_net.parameters()) + list(ego_net.parameters()),
+                                 lr=1e-4)
     b = config.optim.batch_size
     images = torch.rand(b, m.seq_length, 3, m.height, m.width)
     k = torch.tensor([[0.6 * m.width, 0, m.width / 2], [0, 0.6 * m.width, m.height / 2],
                       [0, 0, 1]]).expand(b, 3, 3)
-    with torch.no_grad():
-        disps = [d.reshape(b, m.seq_length, *d.shape[1:])
-                 for d in depth_net(images.flatten(0, 1))]
-        ego = ego_net(images)
 
     def forward():
         disps = [d.reshape(b, m.seq_length, *d.shape[1:])
                  for d in depth_net(images.flatten(0, 1))]
         return disps, ego_net(images)
+
+    with torch.no_grad():
+        disps, ego = forward()
 
     def loss():
         disps, ego = forward()
@@ -95,14 +94,13 @@ def step_split(config, with_icp: bool, repeat: int,
     def terms(cfg):
         return lambda: vid2depth_loss(images, k, disps, ego, cfg)['total']
 
-    def full():
-        optimiser.zero_grad(set_to_none=True)
-        loss().backward()
-        optimiser.step()
-
     def backward():
         optimiser.zero_grad(set_to_none=True)
         loss().backward()
+
+    def full():
+        backward()
+        optimiser.step()
 
     t_forward = _timed(forward, repeat)
     t_photometric = _timed(terms(photometric_only), repeat)

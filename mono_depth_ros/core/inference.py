@@ -88,7 +88,8 @@ def pairwise_motions(ego_net: torch.nn.Module, frames: Sequence[np.ndarray],
 @torch.no_grad()
 def photometric_error(depth_net: torch.nn.Module, ego_net: torch.nn.Module,
                       images: torch.Tensor, intrinsics: torch.Tensor,
-                      seq_length: int = 3) -> float:
+                      seq_length: int = 3, min_reprojection: bool = False,
+                      auto_mask: bool = False) -> float:
     """Mean masked L1 reconstruction term over every consecutive snippet of a video.
 
     Args:
@@ -97,13 +98,17 @@ def photometric_error(depth_net: torch.nn.Module, ego_net: torch.nn.Module,
         images: the video's frames, shape ``(N, 3, H, W)`` in ``[0, 1]``, ``N >= seq_length``.
         intrinsics: ``(3, 3)`` for ``H x W``.
         seq_length: frames per snippet.
+        min_reprojection: score the per-pixel minimum over every other frame of the
+            snippet (the loss option of that name), as weights trained with it optimise.
+        auto_mask: score static pixels unwarped (the loss option of that name).
 
     """
     if len(images) < seq_length:
         raise ValueError(f'need at least {seq_length} frames, got {len(images)}')
     depth_net.eval()
     ego_net.eval()
-    config = LossConfig(ssim_weight=0.0, smoothness_weight=0.0, icp_weight=0.0)
+    config = LossConfig(ssim_weight=0.0, smoothness_weight=0.0, icp_weight=0.0,
+                        min_reprojection=min_reprojection, auto_mask=auto_mask)
     k = torch.as_tensor(intrinsics, dtype=images.dtype, device=images.device).reshape(1, 3, 3)
     values = []
     for start in range(len(images) - seq_length + 1):

@@ -244,18 +244,36 @@ def _photometric_terms(depth: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor,
         # The paper's form: means over the pixels SSIM is defined on (no padded border).
         ssim_pixels = n * b * max(hs - 2, 1) * max(ws - 2, 1)
         return (n * (l1 * mask).mean(), n * (dssim * ssim_mask).sum() / ssim_pixels, mask)
+    still = None
+    if config.auto_mask:
+        with torch.no_grad():
+            still = _photometric(src_img, tgt_img, config)
+    recon, ssim_term = _selected_terms((l1, dssim), still, mask, tgt, config)
+    return recon, ssim_term, mask
+
+
+def _selected_terms(warped: Tuple[torch.Tensor, torch.Tensor],
+                    still: Optional[Tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
+                    tgt: List[int], config: LossConfig) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Return the reconstruction and SSIM terms under minimum reprojection and/or auto-masking.
+
+    ``warped`` and ``still`` are the per-pixel (L1, SSIM) errors of the warped and of the
+    unwarped sources, ``mask`` the validity, all ``(P * B, 1, h, w)``; ``tgt`` names each
+    pair's target frame.
+    """
+    n = len(tgt)
+    b, (hs, ws) = mask.shape[0] // n, mask.shape[-2:]
     weights = (config.reconstruction_weight, config.ssim_weight)
-    error = weights[0] * l1 + weights[1] * dssim
+    error = weights[0] * warped[0] + weights[1] * warped[1]
     # Invalid pixels never win the minimum; a pixel with no valid source drops out.
     big = torch.finfo(error.dtype).max / 4
     error = torch.where(mask > 0.5, error, torch.full_like(error, big))
     by_pair = error.reshape(n, b, 1, hs, ws)
-    l1, dssim = l1.reshape(n, b, 1, hs, ws), dssim.reshape(n, b, 1, hs, ws)
+    l1, dssim = (x.reshape(n, b, 1, hs, ws) for x in warped)
     keep = mask.reshape(n, b, 1, hs, ws)
-    if config.auto_mask:
-        with torch.no_grad():
-            still_l1, still_ssim = _photometric(src_img, tgt_img, config)
-            still = (weights[0] * still_l1 + weights[1] * still_ssim).reshape(n, b, 1, hs, ws)
+    if still is not None:
+        still_l1, still_ssim = still
+        still = (weights[0] * still_l1 + weights[1] * still_ssim).reshape(n, b, 1, hs, ws)
     groups = sorted(set(tgt)) if config.min_reprojection else list(range(n))
     recon, ssim_term = l1.new_zeros(()), l1.new_zeros(())
     for g in groups:
@@ -264,7 +282,7 @@ def _photometric_terms(depth: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor,
         valid = (keep[members].amax(0, keepdim=True) > 0.5).to(l1.dtype)
         pixel_l1 = l1[members].gather(0, pick) * valid
         pixel_ssim = dssim[members].gather(0, pick) * valid
-        if config.auto_mask:
+        if still is not None:
             # Where no warp at all is better (by a margin, so that the ties of zero motion
             # keep their gradient), the pixel scores the unwarped error instead: a constant
             # that teaches nothing, but no lower than what the warp would have had to reach,
@@ -277,7 +295,7 @@ def _photometric_terms(depth: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor,
                 n, b, 1, hs, ws)[members].gather(0, still_pick)
         recon = recon + pixel_l1.mean()
         ssim_term = ssim_term + pixel_ssim.mean()
-    return recon, ssim_term, mask
+    return recon, ssim_term
 
 
 def _scale_terms(disp: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor, motions: _Motions,
