@@ -43,6 +43,19 @@ import numpy as np
 
 __all__ = ['evaluate_recording', 'main', 'replay_and_record']
 
+
+def _median_scaled(prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Return ``prediction`` times the ratio of medians over pixels valid in both.
+
+    The shape of the depth, freed of the monocular scale, as the median-scaled metrics see
+    it (the metric column shows the node's own scale).
+    """
+    ok = np.isfinite(prediction) & np.isfinite(truth) & (truth > 0) & (prediction > 0)
+    if not ok.any():
+        return prediction
+    return prediction * (np.median(truth[ok]) / np.median(prediction[ok]))
+
+
 OUTPUTS = {'depth': 'sensor_msgs/msg/Image', 'odom': 'nav_msgs/msg/Odometry'}
 
 
@@ -192,7 +205,10 @@ def evaluate_recording(bag: Path, recorded: Path, gt_depth_topic: str, gt_odom_t
     idx = np.linspace(0, len(common) - 1, min(3, len(common))).round().astype(int)
     save_depth_grid(out / 'depth.png', [truth[common[i]].image for i in idx],
                     {'ground truth': [truth[common[i]].depth for i in idx],
-                     'node output (metric)': [predicted[common[i]] for i in idx]},
+                     'node output (metric)': [predicted[common[i]] for i in idx],
+                     'node output (median-scaled)': [
+                         _median_scaled(predicted[common[i]], truth[common[i]].depth)
+                         for i in idx]},
                     title='replayed bag: depth from the node')
     gt_poses = odometry_poses(bag, gt_odom_topic)
     pred_poses = odometry_poses(recorded, prefix + 'odom')

@@ -25,6 +25,7 @@ from mono_depth_ros.core.config import ModelConfig
 from mono_depth_ros.core.networks import build_networks
 from mono_depth_ros.core.weights import save_networks
 from mono_depth_ros.data.bag import bag_topics, odometry_poses
+import numpy as np
 import pytest
 import torch
 
@@ -88,3 +89,14 @@ def test_main_job_runs_with_the_shipped_weights(tmp_path):
     for name in ('depth.png', 'trajectory.png', 'metrics.json', 'node.log'):
         assert (tmp_path / name).stat().st_size > 0, name
     assert 'depth' in bag_topics(tmp_path / 'recorded')
+
+
+def test_median_scaled_picture_column_removes_the_scale():
+    from mono_depth_ros.ros.replay import _median_scaled
+    truth = np.array([[1.0, 2.0, np.inf], [4.0, 8.0, 3.0]])
+    prediction = 0.5 * np.where(np.isfinite(truth), truth, 7.0)
+    prediction[0, 0] = np.nan
+    scaled = _median_scaled(prediction, truth)
+    ok = np.isfinite(truth) & np.isfinite(prediction)
+    np.testing.assert_allclose(scaled[ok], truth[ok])
+    assert np.isnan(scaled[0, 0])
