@@ -272,8 +272,8 @@ def _selected_terms(warped: Tuple[torch.Tensor, torch.Tensor],
     l1, dssim = (x.reshape(n, b, 1, hs, ws) for x in warped)
     keep = mask.reshape(n, b, 1, hs, ws)
     if still is not None:
-        still_l1, still_ssim = still
-        still = (weights[0] * still_l1 + weights[1] * still_ssim).reshape(n, b, 1, hs, ws)
+        still_l1, still_ssim = (x.reshape(n, b, 1, hs, ws) for x in still)
+        still = weights[0] * still_l1 + weights[1] * still_ssim
     groups = sorted(set(tgt)) if config.min_reprojection else list(range(n))
     recon, ssim_term = l1.new_zeros(()), l1.new_zeros(())
     for g in groups:
@@ -289,10 +289,10 @@ def _selected_terms(warped: Tuple[torch.Tensor, torch.Tensor],
             # so making warps worse never pays. Pixels with no valid warp stay out.
             still_best, still_pick = still[members].min(0, keepdim=True)
             static = (still_best < best - AUTO_MASK_MARGIN).to(l1.dtype) * valid
-            pixel_l1 = (1 - static) * pixel_l1 + static * still_l1.reshape(
-                n, b, 1, hs, ws)[members].gather(0, still_pick)
-            pixel_ssim = (1 - static) * pixel_ssim + static * still_ssim.reshape(
-                n, b, 1, hs, ws)[members].gather(0, still_pick)
+            pixel_l1 = ((1 - static) * pixel_l1
+                        + static * still_l1[members].gather(0, still_pick))
+            pixel_ssim = ((1 - static) * pixel_ssim
+                          + static * still_ssim[members].gather(0, still_pick))
         recon = recon + pixel_l1.mean()
         ssim_term = ssim_term + pixel_ssim.mean()
     return recon, ssim_term

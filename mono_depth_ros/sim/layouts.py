@@ -30,7 +30,7 @@ May import: torch, numpy, rosbags, PyAV, :mod:`mono_depth_ros.core`,
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, List, Tuple
 
 from mono_depth_ros.sim.motion import car_trajectory, handheld_trajectory
 from mono_depth_ros.sim.scene import box, closed_room, Rectangle, Scene
@@ -38,8 +38,7 @@ from mono_depth_ros.sim.textures import PHOTOS
 import numpy as np
 import torch
 
-__all__ = ['VARIED_MIX', 'courtyard', 'mix_names', 'photo_street', 'varied_scene_and_path',
-           'warehouse']
+__all__ = ['VARIED_MIX', 'courtyard', 'photo_street', 'varied_scene_and_path', 'warehouse']
 
 
 def _photos(rects: List[Rectangle], rng: np.random.Generator, share: float) -> Scene:
@@ -146,8 +145,3 @@ def varied_scene_and_path(index: int, seed: int,
     travelled = float(poses[:, 2, 3].max())
     scene = build(seed, length=max(30.0, travelled + 40.0))
     return name, scene, poses
-
-
-def mix_names() -> Dict[int, str]:
-    """Index -> name of :data:`VARIED_MIX` (for reports)."""
-    return {i: name for i, (name, _, _) in enumerate(VARIED_MIX)}
