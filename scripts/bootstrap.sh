@@ -9,7 +9,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${MONO_DEPTH_VENV:-$root/.venv}"
 stamp="$venv/.bootstrap-stamp"
-want="$(cat "$root/scripts/bootstrap.sh" "$root/scripts/build_tf2_msgs.sh" "$root"/requirements/*.txt \
+want="$(cat "$root/scripts/bootstrap.sh" "$root/scripts/build_tf2_msgs.sh" \
+  "$root/scripts/install_launch.sh" "$root"/requirements/*.txt \
   | sha256sum | cut -d' ' -f1)"
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
@@ -33,6 +34,8 @@ pip -r "$root/requirements/test.txt"
 pip --no-deps -e "$root"
 # tf2_msgs (for /tf) has no PyPI wheel: build it from its interface file.
 "$root/scripts/build_tf2_msgs.sh" "$venv"
+# launch and launch_ros (no PyPI release) from the workplace's upstream sources.
+"$root/scripts/install_launch.sh" "$venv"
 
 # ament_xmllint calls the xmllint program (Debian: libxml2-utils).
 if ! command -v xmllint >/dev/null 2>&1; then

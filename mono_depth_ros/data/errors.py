@@ -21,4 +21,13 @@ modules (never ROS).
 
 
 class DataError(ValueError):
-    """A data file or message is missing, malformed or inconsistent (message names it)."""
+    """A data file or message is missing, malformed or inconsistent (message names it).
+
+    ``kind`` names the class of fault in a few words (``'encoding'``, ``'layout'``,
+    ``'decode'``, ``'too_large'``, ...): the node counts and throttles its warnings per kind.
+    """
+
+    def __init__(self, message: str, kind: str = 'data') -> None:
+        """Keep ``message`` as the error text and ``kind`` as :attr:`kind`."""
+        super().__init__(message)
+        self.kind = kind

@@ -28,7 +28,9 @@ May import: numpy, Pillow, :mod:`mono_depth_ros.data.errors`.
 from __future__ import annotations
 
 import io
-from typing import Any, Dict
+import struct
+import warnings
+from typing import Any, Dict, Optional
 
 from mono_depth_ros.data.errors import DataError
 import numpy as np
@@ -54,20 +56,29 @@ def _as_bytes(data: Any) -> memoryview:
     return memoryview(bytes(data) if isinstance(data, (list, tuple)) else data).cast('B')
 
 
-def _pixel_rows(msg: Any, channels: int, dtype, what: str) -> np.ndarray:
+def check_size(width: int, height: int, max_pixels: Optional[int], what: str) -> None:
+    """Raise :class:`DataError` (kind ``'too_large'``) above ``max_pixels`` (None: no limit)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise DataError(f'{what}: {width}x{height} is {width * height} pixels, more than '
+                        f'max_input_pixels = {max_pixels}', 'too_large')
+
+
+def _pixel_rows(msg: Any, channels: int, dtype, what: str,
+                max_pixels: Optional[int] = None) -> np.ndarray:
     """Return ``(H, W, C)`` pixels of ``msg``, honouring ``step`` and endianness."""
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h <= 0 or w <= 0:
-        raise DataError(f'{what}: empty image ({w}x{h})')
+        raise DataError(f'{what}: empty image ({w}x{h})', 'layout')
+    check_size(w, h, max_pixels, what)
     itemsize = np.dtype(dtype).itemsize
     row_bytes = w * channels * itemsize
     if step < row_bytes:
         raise DataError(f'{what}: step {step} is smaller than width*channels*bytes '
-                        f'= {row_bytes} for encoding {msg.encoding!r}')
+                        f'= {row_bytes} for encoding {msg.encoding!r}', 'layout')
     buf = _as_bytes(msg.data)
     if len(buf) < step * (h - 1) + row_bytes:
         raise DataError(f'{what}: data has {len(buf)} bytes, a {w}x{h} {msg.encoding!r} '
-                        f'image with step {step} needs {step * h}')
+                        f'image with step {step} needs {step * h}', 'layout')
     raw = np.frombuffer(buf, dtype=np.uint8, count=step * (h - 1) + row_bytes)
     rows = np.lib.stride_tricks.as_strided(raw, shape=(h, row_bytes), strides=(step, 1))
     order = '>' if getattr(msg, 'is_bigendian', 0) else '<'
@@ -75,20 +86,21 @@ def _pixel_rows(msg: Any, channels: int, dtype, what: str) -> np.ndarray:
     return pixels.reshape(h, w, channels).astype(dtype, copy=False)
 
 
-def rgb_from_message(msg: Any, what: str = 'image') -> np.ndarray:
+def rgb_from_message(msg: Any, what: str = 'image',
+                     max_pixels: Optional[int] = None) -> np.ndarray:
     """Convert a sensor_msgs/Image to an RGB ``uint8`` array ``(H, W, 3)``.
 
     Raises:
-        DataError: unsupported encoding, empty image, step smaller than a row, data
-            shorter than ``step * height``.
+        DataError: unsupported encoding, empty image, more than ``max_pixels`` pixels,
+            step smaller than a row, data shorter than ``step * height``.
 
     """
     encoding = str(msg.encoding)
     if encoding not in COLOUR_ENCODINGS:
         raise DataError(f'{what}: unsupported encoding {encoding!r}; supported: '
-                        f'{sorted(COLOUR_ENCODINGS)}')
+                        f'{sorted(COLOUR_ENCODINGS)}', 'encoding')
     channels, dtype, order = COLOUR_ENCODINGS[encoding]
-    pixels = _pixel_rows(msg, channels, dtype, what)
+    pixels = _pixel_rows(msg, channels, dtype, what, max_pixels)
     if dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
     if order is None:
@@ -96,19 +108,44 @@ def rgb_from_message(msg: Any, what: str = 'image') -> np.ndarray:
     return np.ascontiguousarray(pixels[..., list(order)])
 
 
-def compressed_to_rgb(msg: Any, what: str = 'compressed image') -> np.ndarray:
-    """Decode a sensor_msgs/CompressedImage (jpeg or png) to RGB ``uint8`` ``(H, W, 3)``."""
-    from PIL import Image, UnidentifiedImageError
+def compressed_to_rgb(msg: Any, what: str = 'compressed image',
+                      max_pixels: Optional[int] = None) -> np.ndarray:
+    """Decode a sensor_msgs/CompressedImage (jpeg, png, any format Pillow reads) to RGB.
+
+    The header's size is checked against ``max_pixels`` before any pixel is decoded, so a
+    small file that claims a huge image costs nothing.
+
+    Raises:
+        DataError: no data (kind ``'decode'``), an image larger than ``max_pixels``
+            (``'too_large'``), or bytes the decoder rejects, whatever its exception
+            (``'decode'``).
+
+    """
+    from PIL import Image
 
     data = bytes(_as_bytes(msg.data))
     if not data:
-        raise DataError(f'{what}: no data (format {msg.format!r})')
+        raise DataError(f'{what}: no data (format {msg.format!r})', 'decode')
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return np.asarray(img.convert('RGB'))
-    except (UnidentifiedImageError, OSError) as err:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as img:
+            warnings.simplefilter('ignore')  # corrupt-tag chatter: what fails raises
+            check_size(*img.size, max_pixels, what)
+            rgb = np.asarray(img.convert('RGB'))
+    except (*_DECODER_ERRORS, Image.DecompressionBombError) as err:
         raise DataError(f'{what}: cannot decode {len(data)} bytes of format '
-                        f'{msg.format!r}: {err}') from err
+                        f'{msg.format!r}: {type(err).__name__}: {err}', 'decode') from err
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0:
+        raise DataError(f'{what}: decoded to an unusable array {rgb.shape}', 'decode')
+    return rgb
+
+
+#: What Pillow's decoders raise on corrupt, truncated or hostile input (its plugins are
+#: not consistent: broken PNG chunks raise SyntaxError, bad PPM headers ValueError, bad
+#: TIFF tags KeyError or struct.error; headers beyond Pillow's own limit raise its
+#: DecompressionBombError, a plain Exception, added where it is caught).
+_DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, KeyError, IndexError,
+                   TypeError, ZeroDivisionError, MemoryError, OverflowError, RuntimeError,
+                   struct.error)
 
 
 def depth_from_message(msg: Any, what: str = 'depth image') -> np.ndarray:
@@ -116,7 +153,7 @@ def depth_from_message(msg: Any, what: str = 'depth image') -> np.ndarray:
     encoding = str(msg.encoding)
     if encoding not in _DEPTH_ENCODINGS:
         raise DataError(f'{what}: unsupported depth encoding {encoding!r}; supported: '
-                        f'{sorted(_DEPTH_ENCODINGS)}')
+                        f'{sorted(_DEPTH_ENCODINGS)}', 'encoding')
     depth = _pixel_rows(msg, 1, _DEPTH_ENCODINGS[encoding], what)[..., 0]
     if encoding == '16UC1':
         out = depth.astype(np.float32) / 1000.0
@@ -151,7 +188,8 @@ def _fill(msg: Any, array: np.ndarray, encoding: str) -> Any:
     h, w = array.shape[:2]
     msg.height, msg.width, msg.encoding = h, w, encoding
     msg.is_bigendian = 0
-    msg.step = array.strides[0]
+    # A row's byte count from the shape: numpy keeps arbitrary strides on length-1 axes.
+    msg.step = w * (array.shape[2] if array.ndim == 3 else 1) * array.itemsize
     raw = array.tobytes()
     try:
         msg.data = raw

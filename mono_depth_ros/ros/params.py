@@ -17,18 +17,27 @@
 Each field carries its description, its range and whether it is read-only in the
 dataclass field's metadata; :func:`declare_config` turns them into ROS parameter
 descriptors, declares every parameter and returns the values as a ``NodeConfig``.
+:func:`check_config` rejects values no range can express (choices, list lengths), naming
+the parameter; the node runs it at start (a FATAL line) and on every run-time change (the
+change is refused with the reason). Read-only parameters are those a running node cannot
+apply (they shape the endpoints, the networks or the fine-tuning thread).
 
-May import: rclpy's parameter types.
+May import: rclpy's parameter types, numpy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+import math
 from typing import Any, List
 
+import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-__all__ = ['NodeConfig', 'declare_config']
+__all__ = ['NodeConfig', 'check_config', 'declare_config', 'read_only_names']
+
+#: choices of the string parameters that have them
+CHOICES = {'output_resolution': ('input', 'network'), 'input_qos': ('sensor_data', 'reliable')}
 
 
 def _p(default: Any, description: str, read_only: bool = False, limits=None) -> Any:
@@ -44,7 +53,17 @@ class NodeConfig:
     """Every parameter of ``depth_node`` (names, defaults and descriptions as declared)."""
 
     weights: str = _p('', 'weights file (.safetensors); empty = the shipped default', True)
-    device: str = _p('cpu', "'cpu' or 'cuda'", True)
+    device: str = _p('cpu', "'cpu', 'cuda' or 'cuda:N'", True)
+    threads: int = _p(1, 'torch CPU threads for inference (0 = torch default, one per '
+                      'core); 1 keeps camera rate when other processes load the CPU',
+                      limits=(0, 256))
+    max_input_pixels: int = _p(8_388_608, 'frames with more pixels (width x height) are '
+                               'skipped before decoding; default 8 MP (3840x2160)',
+                               limits=(1, 2**31 - 1))
+    input_qos: str = _p('sensor_data', "'sensor_data' (best effort, newest frame only) or "
+                        "'reliable' (for large images over lossy links); per-topic QoS "
+                        'overrides (qos_overrides.<topic>.subscription.*) apply on top',
+                        True)
     depth_scale: float = _p(1.0, 'metres per network depth unit', limits=(1e-6, 1e6))
     camera_height: float = _p(0.0, 'if > 0: metres from the camera to the ground; fixes the '
                               'monocular scale from a fitted ground plane',
@@ -66,6 +85,16 @@ class NodeConfig:
                                     'base_frame')
     fallback_intrinsics: List[float] = _p([0.0, 0.0, 0.0, 0.0], 'fx fy cx cy used until '
                                           'camera_info arrives (zeros: wait)')
+    publish_static_tf: bool = _p(True, 'with base_frame set: broadcast base_frame -> camera '
+                                 'frame (base_T_camera) on /tf_static')
+    pose_covariance_diagonal: List[float] = _p(
+        [0.01, 0.01, 0.01, 0.001, 0.001, 0.001], 'odometry pose covariance diagonal: x y z '
+        '(m^2) roll pitch yaw (rad^2)')
+    twist_covariance_diagonal: List[float] = _p(
+        [0.04, 0.04, 0.04, 0.01, 0.01, 0.01], 'odometry twist covariance diagonal: vx vy vz '
+        '((m/s)^2) wx wy wz ((rad/s)^2)')
+    diagnostics_period: float = _p(1.0, 'seconds between /diagnostics messages (0 = none)',
+                                   True, (0.0, 3600.0))
     compressed: bool = _p(False, 'subscribe to image/compressed instead of image', True)
     warn_period: float = _p(5.0, 'seconds between repeated warnings', limits=(0.0, 3600.0))
     online_training: bool = _p(False, 'fine-tune the networks on the incoming video in a '
@@ -88,6 +117,45 @@ def _descriptor(meta: dict, default: Any) -> ParameterDescriptor:
         descriptor.integer_range = [IntegerRange(from_value=int(limits[0]),
                                                  to_value=int(limits[1]), step=1)]
     return descriptor
+
+
+def read_only_names() -> List[str]:
+    """Names of the parameters a running node cannot change."""
+    return [f.name for f in fields(NodeConfig) if f.metadata['read_only']]
+
+
+def _finite(values, name: str, count: int) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    if array.size != count or not np.isfinite(array).all():
+        raise ValueError(f'{name} needs {count} finite numbers, got {list(values)}')
+    return array
+
+
+def check_config(config: NodeConfig) -> None:
+    """Raise ValueError naming the parameter if a value cannot work.
+
+    Checks the choices of string parameters, ``device``, the lengths and values of the list
+    parameters; numeric ranges are the descriptors' (rclpy enforces them).
+    """
+    for name, options in CHOICES.items():
+        if getattr(config, name) not in options:
+            raise ValueError(f'{name} must be one of {list(options)}, got '
+                             f'{getattr(config, name)!r}')
+    device = config.device
+    if not (device == 'cpu' or device == 'cuda' or (
+            device.startswith('cuda:') and device[5:].isdigit())):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    fx, fy, cx, cy = _finite(config.fallback_intrinsics, 'fallback_intrinsics', 4)
+    if any((fx, fy, cx, cy)) and not (fx > 0 and fy > 0):
+        raise ValueError(f'fallback_intrinsics: fx and fy must be positive (or all four '
+                         f'zero: wait for camera_info), got {list(config.fallback_intrinsics)}')
+    pose = _finite(config.base_T_camera, 'base_T_camera', 7)
+    if math.isclose(float(np.linalg.norm(pose[3:])), 0.0, abs_tol=1e-12):
+        raise ValueError('base_T_camera: the quaternion (the last four numbers) is zero')
+    for name in ('pose_covariance_diagonal', 'twist_covariance_diagonal'):
+        if (_finite(getattr(config, name), name, 6) < 0).any():
+            raise ValueError(f'{name}: variances cannot be negative, got '
+                             f'{list(getattr(config, name))}')
 
 
 def declare_config(node) -> NodeConfig:

@@ -14,7 +14,7 @@
 
 """Visual odometry by chaining the ego-motion network's frame-to-frame motions.
 
-May import: numpy.
+May import: numpy, scipy.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
-__all__ = ['ChainedOdometry']
+__all__ = ['ChainedOdometry', 'twist_from_poses']
 
 
 class ChainedOdometry:
@@ -59,3 +60,21 @@ class ChainedOdometry:
         """Whether this frame starts a new odometry (true once per reset)."""
         reset, self.pending_reset = self.pending_reset, False
         return reset
+
+
+def twist_from_poses(previous: np.ndarray, current: np.ndarray, seconds: float) -> np.ndarray:
+    """Velocity ``(vx, vy, vz, wx, wy, wz)`` in the current frame between two poses.
+
+    ``previous`` and ``current`` are ``odom_T_frame`` ``(4, 4)``, ``seconds`` apart
+    (positive). The motion between them is taken as constant over the interval: the
+    angular velocity is its rotation vector over ``seconds`` (the same in both frames: it
+    is the rotation's axis), the linear one the displacement expressed in the current
+    frame over ``seconds``.
+    """
+    if not seconds > 0:
+        raise ValueError(f'twist needs a positive time step, got {seconds}')
+    prev_T_cur = np.linalg.inv(previous) @ current
+    rotation = prev_T_cur[:3, :3]
+    linear = rotation.T @ prev_T_cur[:3, 3] / seconds
+    angular = Rotation.from_matrix(rotation).as_rotvec() / seconds
+    return np.concatenate([linear, angular])

@@ -39,7 +39,7 @@ from mono_depth_ros.runtime.slot import NetworkSlot
 import numpy as np
 import torch
 
-__all__ = ['DepthPipeline', 'FrameResult', 'upsample_depth']
+__all__ = ['DepthPipeline', 'FrameRejected', 'FrameResult', 'upsample_depth']
 
 
 @dataclass
@@ -72,14 +72,24 @@ class FrameResult:
         return (self.image.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
 
 
+class FrameRejected(ValueError):
+    """A frame the pipeline will not process; ``kind`` names the reason in a few words."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        """Keep the message and the kind."""
+        super().__init__(message)
+        self.kind = kind
+
+
 def _check_frame(rgb: np.ndarray, intrinsics: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
-        raise ValueError(f'expected an (H, W, 3) uint8 image, got {rgb.shape} {rgb.dtype}')
+        raise FrameRejected(f'expected an (H, W, 3) uint8 image, got {rgb.shape} '
+                            f'{rgb.dtype}', 'image')
     k = np.asarray(intrinsics, dtype=np.float64)
     if k.shape != (3, 3) or not np.isfinite(k).all() or k[0, 0] <= 0 or k[1, 1] <= 0:
-        raise ValueError(f'intrinsics must be a finite 3x3 with positive focal lengths, '
-                         f'got {k.tolist()}')
+        raise FrameRejected(f'intrinsics must be a finite 3x3 with positive focal lengths, '
+                            f'got {k.tolist()}', 'intrinsics')
     return rgb, k
 
 
@@ -112,13 +122,27 @@ class DepthPipeline:
         self.max_depth = max_depth
         self.odometry = ChainedOdometry()
         self._frames: List[torch.Tensor] = []
+        self._input_size: Optional[Tuple[int, int]] = None
         self._grid = pixel_grid(*self.size, torch.float64)  # back-projection, built once
 
     def reset(self) -> None:
         """Forget previous frames and the scale; restart odometry at the identity."""
         self._frames = []
+        self._input_size = None
         self.scale.reset()
         self.odometry.reset()
+
+    def set_scale(self, depth_scale: float, camera_height: Optional[float] = None,
+                  scale_smoothing: float = 0.1) -> None:
+        """Replace the scale source (a fixed factor, or the ground plane if a height is set).
+
+        Raises:
+            ValueError: a non-positive factor or height (the old source stays).
+
+        """
+        kind = 'fixed' if camera_height is None else 'ground_plane'
+        self.scale = make_scale(kind, depth_scale=depth_scale, camera_height=camera_height,
+                                smoothing=scale_smoothing)
 
     @torch.no_grad()
     def process(self, rgb: np.ndarray, stamp_ns: int, intrinsics: np.ndarray) -> FrameResult:
@@ -127,17 +151,27 @@ class DepthPipeline:
         Args:
             rgb: ``(H0, W0, 3)`` uint8.
             stamp_ns: the frame's time; a stamp earlier than the previous one (a bag loop)
-                resets odometry.
+                resets odometry, and so does a change of the input's size (another camera
+                or mode: the previous frames and the scale no longer apply).
             intrinsics: ``(3, 3)`` of the ``H0 x W0`` image.
 
         Raises:
-            ValueError: the image is not ``(H, W, 3)`` uint8, or the intrinsics are not a
-                finite ``(3, 3)`` with positive focal lengths.
+            FrameRejected: the image is not ``(H, W, 3)`` uint8 (kind ``'image'``), the
+                intrinsics are not a finite ``(3, 3)`` with positive focal lengths
+                (``'intrinsics'``), or the stamp equals the previous frame's
+                (``'duplicate_stamp'``: a second pose for one time would contradict the
+                first on ``/tf``).
 
         """
         rgb, k0 = _check_frame(rgb, intrinsics)
-        if self.odometry.last_stamp is not None and stamp_ns < self.odometry.last_stamp:
+        last = self.odometry.last_stamp
+        if last is not None and stamp_ns == last:
+            raise FrameRejected(f'stamp {stamp_ns} ns repeats the previous frame\'s',
+                                'duplicate_stamp')
+        if (last is not None and stamp_ns < last) or (
+                self._input_size not in (None, rgb.shape[:2])):
             self.reset()
+        self._input_size = rgb.shape[:2]
         k = resize_intrinsics(k0, rgb.shape[:2], self.size)
         image = frames_to_tensor([rgb], self.size, self.device)
         depth, motion = self._infer(image)
