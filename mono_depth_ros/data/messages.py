@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import io
 import struct
-import warnings
 from typing import Any, Dict, Optional
+import warnings
 
 from mono_depth_ros.data.errors import DataError
 import numpy as np
@@ -127,10 +127,13 @@ def compressed_to_rgb(msg: Any, what: str = 'compressed image',
     if not data:
         raise DataError(f'{what}: no data (format {msg.format!r})', 'decode')
     try:
-        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # corrupt-tag chatter: what fails raises
-            check_size(*img.size, max_pixels, what)
-            rgb = np.asarray(img.convert('RGB'))
+            with Image.open(io.BytesIO(data)) as img:
+                check_size(*img.size, max_pixels, what)
+                rgb = np.asarray(img.convert('RGB'))
+    except DataError:
+        raise
     except (*_DECODER_ERRORS, Image.DecompressionBombError) as err:
         raise DataError(f'{what}: cannot decode {len(data)} bytes of format '
                         f'{msg.format!r}: {type(err).__name__}: {err}', 'decode') from err

@@ -37,7 +37,7 @@ __all__ = ['create', 'input_qos', 'publish_diagnostics']
 
 
 def input_qos(kind: str) -> QoSProfile:
-    """QoS of the image and camera_info subscriptions for ``input_qos`` = ``kind``."""
+    """Return the QoS of the image and camera_info subscriptions for ``input_qos`` = ``kind``."""
     reliability = (ReliabilityPolicy.RELIABLE if kind == 'reliable'
                    else ReliabilityPolicy.BEST_EFFORT)
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=reliability,

@@ -20,7 +20,8 @@ Image decoding (Image and CompressedImage to arrays) is duck-typed and lives in
 module builds rclpy messages and so needs the ROS message packages. Rotations come from
 :mod:`mono_depth_ros.core.rotation`.
 
-May import: rclpy message packages (diagnostic_msgs lazily) and :mod:`mono_depth_ros.core`, :mod:`mono_depth_ros.data`.
+May import: rclpy message packages (diagnostic_msgs lazily) and :mod:`mono_depth_ros.core`,
+:mod:`mono_depth_ros.data`.
 """
 
 from __future__ import annotations

@@ -58,10 +58,10 @@ from mono_depth_ros.runtime.odometry import twist_from_poses
 from mono_depth_ros.runtime.pipeline import (DepthPipeline, FrameRejected, FrameResult,
                                              upsample_depth)
 import numpy as np
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CompressedImage
 import torch
 

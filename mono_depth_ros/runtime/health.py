@@ -89,18 +89,18 @@ class FrameStats:
         self.latencies: Deque[float] = collections.deque(maxlen=keep)
 
     def received(self) -> None:
-        """A frame arrived."""
+        """Count a frame that arrived."""
         self.frames_in += 1
         self._arrivals.append(self.clock())
 
     def published(self, latency: float) -> None:
-        """A frame's outputs went out ``latency`` seconds after its callback started."""
+        """Count a published frame, ``latency`` seconds after its callback started."""
         self.frames_out += 1
         self._outputs.append(self.clock())
         self.latencies.append(latency)
 
     def lost_messages(self, count: int) -> None:
-        """The middleware reported ``count`` input messages lost before delivery."""
+        """Count ``count`` input messages the middleware reports lost before delivery."""
         self.lost += int(count)
 
     def _rate(self, times: Deque[float], now: float) -> float:

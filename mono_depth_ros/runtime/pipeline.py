@@ -166,7 +166,7 @@ class DepthPipeline:
         rgb, k0 = _check_frame(rgb, intrinsics)
         last = self.odometry.last_stamp
         if last is not None and stamp_ns == last:
-            raise FrameRejected(f'stamp {stamp_ns} ns repeats the previous frame\'s',
+            raise FrameRejected(f"stamp {stamp_ns} ns repeats the previous frame's",
                                 'duplicate_stamp')
         if (last is not None and stamp_ns < last) or (
                 self._input_size not in (None, rgb.shape[:2])):

@@ -51,3 +51,14 @@ def colcon_install(tmp_path_factory):
         os.environ.pop('AMENT_PREFIX_PATH', None)
     else:
         os.environ['AMENT_PREFIX_PATH'] = old
+
+
+@pytest.fixture()
+def harness(weights):
+    """Run a node with default parameters (in-process, over DDS)."""
+    pytest.importorskip('rclpy', reason='rclpy (ROS 2) is not installed')
+    from harness import Harness
+
+    h = Harness(weights)
+    yield h
+    h.close()

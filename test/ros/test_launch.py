@@ -42,7 +42,7 @@ RVIZ_TYPES = {'rviz_default_plugins/PointCloud2': 'sensor_msgs/msg/PointCloud2',
               'rviz_default_plugins/Image': 'sensor_msgs/msg/Image',
               'rviz_default_plugins/Odometry': 'nav_msgs/msg/Odometry'}
 
-_LAUNCHER = '''
+_LAUNCHER = """
 import sys
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchService
@@ -54,7 +54,7 @@ service.include_launch_description(IncludeLaunchDescription(
     PythonLaunchDescriptionSource(share + '/launch/depth.launch.py'),
     launch_arguments=[a.split(':=', 1) for a in sys.argv[1:]]))
 sys.exit(service.run())
-'''
+"""
 
 
 def _rviz_displays(share):

@@ -16,30 +16,18 @@
 """depth_node with real rclpy over real DDS (in-process), and its message conversions."""
 
 import math
-import time
 
-from mono_depth_ros.data.messages import depth_from_message, fill_rgb_message
+from mono_depth_ros.data.messages import depth_from_message
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy', reason='rclpy (ROS 2) is not installed')
 
-from mono_depth_ros.ros.messages import (matrix_to_quaternion,  # noqa: E402, I100
+from harness import _image, Harness, read_cloud  # noqa: E402, I100
+from mono_depth_ros.ros.messages import (matrix_to_quaternion,  # noqa: E402
                                          point_cloud_message)
-from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from sensor_msgs.msg import (CameraInfo, CompressedImage, Image,  # noqa: E402
-                             PointCloud2)
-
-_DTYPES = {7: '<f4', 6: '<u4', 8: '<f8'}  # PointField datatype codes (sensor_msgs spec)
-
-
-def read_cloud(msg):
-    """Decode a PointCloud2 from its declared fields (the message spec, nothing else)."""
-    dtype = np.dtype({'names': [f.name for f in msg.fields],
-                      'formats': [_DTYPES[f.datatype] for f in msg.fields],
-                      'offsets': [f.offset for f in msg.fields], 'itemsize': msg.point_step})
-    return np.frombuffer(bytes(msg.data), dtype=dtype, count=msg.width * msg.height)
+from sensor_msgs.msg import CompressedImage  # noqa: E402
 
 
 def test_point_cloud_layout_and_rgb_packing():
@@ -62,88 +50,6 @@ def test_quaternion_closed_form():
     rot = np.array([[math.cos(t), -math.sin(t), 0], [math.sin(t), math.cos(t), 0], [0, 0, 1]])
     np.testing.assert_allclose(matrix_to_quaternion(rot),
                                [0, 0, math.sin(t / 2), math.cos(t / 2)], atol=1e-12)
-
-
-class Harness:
-    """The node plus a client node on one executor, collecting the node's outputs."""
-
-    def __init__(self, weights, **params):
-        """Start rclpy, the node (with ``params``) and the client."""
-        from mono_depth_ros.ros.node import DepthNode
-
-        rclpy.init()
-        overrides = [Parameter('weights', value=str(weights))] + [
-            Parameter(k, value=v) for k, v in params.items()]
-        self.node = DepthNode(parameter_overrides=overrides)
-        self.client = rclpy.create_node('test_client')
-        self.got = {}
-        for name, kind in (('depth', Image), ('depth/camera_info', CameraInfo),
-                           ('points', PointCloud2), ('odom', Odometry)):
-            self.client.create_subscription(
-                kind, name, lambda m, n=name: self.got.setdefault(n, []).append(m), 10)
-        self.image_pub = self.client.create_publisher(Image, 'image', 10)
-        self.compressed_pub = self.client.create_publisher(CompressedImage,
-                                                           'image/compressed', 10)
-        self.info_pub = self.client.create_publisher(CameraInfo, 'camera_info', 10)
-        self.executor = rclpy.executors.SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.client)
-        self.spin(0.5)
-
-    def spin(self, seconds):
-        """Spin both nodes for ``seconds``."""
-        end = time.time() + seconds
-        while time.time() < end:
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def send_info(self, h=64, w=208):
-        """Publish a CameraInfo for an ``h x w`` image (f = 0.6 w)."""
-        info = CameraInfo()
-        info.height, info.width = h, w
-        info.k = [0.6 * w, 0.0, (w - 1) / 2, 0.0, 0.6 * w, (h - 1) / 2, 0.0, 0.0, 1.0]
-        self.info_pub.publish(info)
-
-    def send(self, msg, sec, wait=1.5):
-        """Publish ``msg`` stamped ``sec`` and wait until a depth image with it arrives."""
-        msg.header.stamp.sec = sec
-        msg.header.frame_id = 'cam_optical'
-        before = len(self.got.get('depth', []))
-        (self.compressed_pub if isinstance(msg, CompressedImage) else self.image_pub).publish(
-            msg)
-        end = time.time() + wait
-        while time.time() < end and len(self.got.get('depth', [])) == before:
-            self.executor.spin_once(timeout_sec=0.02)
-        arrived = len(self.got.get('depth', [])) > before
-        if arrived:
-            self.spin(0.2)  # the frame's other outputs
-        return arrived
-
-    def close(self):
-        """Shut everything down."""
-        self.node.destroy_node()
-        self.client.destroy_node()
-        rclpy.try_shutdown()
-
-
-@pytest.fixture()
-def harness(weights):
-    """Run a node with default parameters."""
-    h = Harness(weights)
-    yield h
-    h.close()
-
-
-def _image(encoding='rgb8', h=64, w=208, seed=0):
-    rgb = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    msg = fill_rgb_message(Image(), rgb)
-    if encoding == 'bgr8':
-        msg = fill_rgb_message(Image(), rgb, 'bgr8')
-    elif encoding in ('mono8', 'rgba8', 'bgra8'):
-        channels = {'mono8': rgb[..., :1], 'rgba8': np.dstack([rgb, rgb[..., :1]]),
-                    'bgra8': np.dstack([rgb[..., ::-1], rgb[..., :1]])}[encoding]
-        msg.encoding, msg.step = encoding, w * channels.shape[2]
-        msg.data = np.ascontiguousarray(channels).tobytes()
-    return msg
 
 
 def test_outputs_for_every_encoding(harness):
