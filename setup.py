@@ -52,9 +52,9 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'depth_node = mono_depth_ros.ros.node:main',
-            'replay = mono_depth_ros.ros.replay:main',
-            'demo = mono_depth_ros.ros.demo:main',
+            'depth_node = mono_depth_ros.ros.entry:depth_node',
+            'replay = mono_depth_ros.ros.entry:replay',
+            'demo = mono_depth_ros.ros.entry:demo',
             'train = mono_depth_ros_training.train:main',
             'prepare_data = mono_depth_ros_training.prepare:main',
             'evaluate = mono_depth_ros_training.evaluate:main',

@@ -10,7 +10,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${MONO_DEPTH_VENV:-$root/.venv}"
 stamp="$venv/.bootstrap-stamp"
 want="$(cat "$root/scripts/bootstrap.sh" "$root/scripts/build_tf2_msgs.sh" \
-  "$root/scripts/install_launch.sh" "$root"/requirements/*.txt \
+  "$root/scripts/install_launch.sh" "$root/setup.py" "$root"/requirements/*.txt \
   | sha256sum | cut -d' ' -f1)"
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
