@@ -17,7 +17,9 @@
 
 :func:`read_camera_bag` yields the frames of an image topic (sensor_msgs/Image in any
 supported encoding, or CompressedImage) with the latest camera_info's intrinsics and
-optional ground truth (a depth image topic, odometry poses).
+optional ground truth (a depth image topic, odometry poses); :func:`write_camera_bag`
+writes frames from anywhere (a video, an image folder) as a camera's image and
+camera_info topics.
 
 May import: numpy, torch, Pillow, PyAV, rosbags, :mod:`mono_depth_ros.core` and other ``data``
 modules (never ROS).
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Union
 
 from mono_depth_ros.core.rotation import pose_from_quaternion
 from mono_depth_ros.data.errors import DataError
@@ -35,7 +37,7 @@ from mono_depth_ros.data.messages import (compressed_to_rgb, depth_from_message,
                                           rgb_from_message, stamp_to_ns)
 import numpy as np
 
-__all__ = ['BagFrame', 'bag_topics', 'odometry_poses', 'read_camera_bag']
+__all__ = ['BagFrame', 'bag_topics', 'odometry_poses', 'read_camera_bag', 'write_camera_bag']
 
 PathLike = Union[str, Path]
 _IMAGE = 'sensor_msgs/msg/Image'
@@ -139,3 +141,49 @@ def odometry_poses(path: PathLike, topic: str) -> Dict[int, np.ndarray]:
             out[stamp_to_ns(msg.header.stamp)] = pose_from_quaternion(
                 [p.x, p.y, p.z], [q.x, q.y, q.z, q.w], f'{path} [{topic}]')
     return out
+
+
+def write_camera_bag(frames: Iterable[np.ndarray], path: PathLike, intrinsics: np.ndarray,
+                     fps: float = 10.0, image_topic: str = '/camera/image_raw',
+                     info_topic: str = '/camera/camera_info',
+                     frame_id: str = 'camera_optical_frame',
+                     start_ns: int = 1_700_000_000_000_000_000) -> int:
+    """Write RGB frames as a rosbag2 of Image (rgb8) and CameraInfo at ``fps``.
+
+    This is how a video file or an image folder goes through the replay tool: made a bag
+    of the topics a camera driver publishes. Returns the number of frames written.
+    """
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import get_typestore, Stores
+
+    if not fps > 0:
+        raise ValueError(f'fps must be positive, got {fps}')
+    store = get_typestore(Stores.ROS2_KILTED)
+    t = store.types
+    k = np.asarray(intrinsics, dtype=np.float64)
+    count = 0
+    with Writer(Path(path), version=9) as writer:
+        image_conn = writer.add_connection(image_topic, _IMAGE, typestore=store)
+        info_conn = writer.add_connection(info_topic, 'sensor_msgs/msg/CameraInfo',
+                                          typestore=store)
+        for i, rgb in enumerate(frames):
+            ns = start_ns + int(round(i * 1e9 / fps))
+            h, w = rgb.shape[:2]
+            header = t['std_msgs/msg/Header'](
+                stamp=t['builtin_interfaces/msg/Time'](sec=ns // 10**9, nanosec=ns % 10**9),
+                frame_id=frame_id)
+            info = t['sensor_msgs/msg/CameraInfo'](
+                header=header, height=h, width=w, distortion_model='plumb_bob',
+                d=np.zeros(5), k=k.reshape(-1).copy(), r=np.eye(3).reshape(-1),
+                p=np.array([k[0, 0], 0, k[0, 2], 0, 0, k[1, 1], k[1, 2], 0, 0, 0, 1, 0.0]),
+                binning_x=0, binning_y=0, roi=t['sensor_msgs/msg/RegionOfInterest'](
+                    x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+            image = t[_IMAGE](header=header, height=h, width=w, encoding='rgb8',
+                              is_bigendian=0, step=w * 3,
+                              data=np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1))
+            writer.write(info_conn, ns, store.serialize_cdr(info, info_conn.msgtype))
+            writer.write(image_conn, ns, store.serialize_cdr(image, image_conn.msgtype))
+            count += 1
+    if not count:
+        raise DataError(f'{path}: no frames to write')
+    return count

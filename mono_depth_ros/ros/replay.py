@@ -13,13 +13,18 @@
 # limitations under the License.
 
 
-"""Replay a rosbag2 into a running depth node, record its outputs, evaluate them.
+"""Replay a rosbag2, a video or an image folder into a running depth node; record, evaluate.
 
 ``python -m mono_depth_ros.ros.replay --bag IN --out OUT_DIR`` publishes the bag's image and
 camera_info topics through DDS (raw CDR, at the recorded rate times ``--rate``), records the
 node's ``depth`` and ``odom`` outputs into ``OUT_DIR/recorded`` (a rosbag2), measures
-throughput and latency, and evaluates against ground-truth topics in the input bag (a depth
-image topic, and odometry): depth metrics, ATE over 5-frame snippets, plots.
+throughput and latency, and, where the input bag has them, evaluates against ground-truth
+topics (a depth image topic, and odometry): depth metrics, ATE over 5-frame snippets, plots.
+A bag without ground truth gives timing, the recording and a picture of the node's depth.
+
+``--source CLIP`` (a video file or a folder of images) instead of ``--bag`` first writes
+the clip as a bag (``OUT_DIR/source``: Image rgb8 and CameraInfo at ``--fps``, intrinsics
+from the horizontal field of view ``--fov``), then replays that.
 
 May import: rclpy and message packages, and every ``mono_depth_ros`` layer but training.
 """
@@ -33,7 +38,9 @@ from pathlib import Path
 import time
 from typing import Dict, List, Tuple
 
-from mono_depth_ros.data.bag import odometry_poses, read_camera_bag
+from mono_depth_ros.core.camera import intrinsics_from_fov
+from mono_depth_ros.data.bag import (bag_topics, odometry_poses, read_camera_bag,
+                                     write_camera_bag)
 from mono_depth_ros.data.errors import DataError
 from mono_depth_ros.data.messages import depth_from_message, stamp_to_ns
 from mono_depth_ros.evaluation.depth import DEPTH_METRICS, evaluate_depths
@@ -41,7 +48,8 @@ from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plo
 from mono_depth_ros.evaluation.pose import evaluate_trajectory
 import numpy as np
 
-__all__ = ['evaluate_recording', 'main', 'replay_and_record']
+__all__ = ['clip_to_bag', 'evaluate_recording', 'main', 'preview_recording',
+           'replay_and_record']
 
 
 def _median_scaled(prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -182,18 +190,10 @@ def replay_and_record(bag: Path, out_bag: Path, topics: Dict[str, str], rate: fl
 def evaluate_recording(bag: Path, recorded: Path, gt_depth_topic: str, gt_odom_topic: str,
                        out: Path, namespace: str = '') -> Dict:
     """Depth metrics and ATE of the recorded outputs against the input bag's ground truth."""
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import get_typestore, Stores
-
     prefix = namespace.rstrip('/') + '/' if namespace else ''
     truth = {f.stamp_ns: f for f in read_camera_bag(bag, _image_topic_of(bag), None,
                                                     gt_depth_topic)}
-    predicted = {}
-    with AnyReader([recorded], default_typestore=get_typestore(Stores.ROS2_KILTED)) as r:
-        conns = [c for c in r.connections if c.topic == prefix + 'depth']
-        for conn, _, raw in r.messages(connections=conns):
-            msg = r.deserialize(raw, conn.msgtype)
-            predicted[stamp_to_ns(msg.header.stamp)] = depth_from_message(msg, f'{recorded} depth')
+    predicted = _recorded_depths(recorded, prefix)
     common = sorted(set(predicted) & set(truth))
     if not common:
         raise DataError(f'{recorded}: no depth image matches a ground-truth stamp')
@@ -224,9 +224,57 @@ def evaluate_recording(bag: Path, recorded: Path, gt_depth_topic: str, gt_odom_t
     return result
 
 
-def _image_topic_of(bag: Path) -> str:
-    from mono_depth_ros.data.bag import bag_topics
+def _recorded_depths(recorded: Path, prefix: str) -> Dict[int, np.ndarray]:
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import get_typestore, Stores
 
+    out = {}
+    with AnyReader([recorded], default_typestore=get_typestore(Stores.ROS2_KILTED)) as r:
+        conns = [c for c in r.connections if c.topic == prefix + 'depth']
+        for conn, _, raw in r.messages(connections=conns):
+            msg = r.deserialize(raw, conn.msgtype)
+            out[stamp_to_ns(msg.header.stamp)] = depth_from_message(msg, f'{recorded} depth')
+    return out
+
+
+def preview_recording(bag: Path, recorded: Path, out: Path, namespace: str = '') -> Dict:
+    """Without ground truth: a picture of inputs and the node's depth, and frame counts."""
+    prefix = namespace.rstrip('/') + '/' if namespace else ''
+    inputs = {f.stamp_ns: f.image for f in read_camera_bag(bag, _image_topic_of(bag))}
+    predicted = _recorded_depths(recorded, prefix)
+    common = sorted(set(predicted) & set(inputs))
+    if not common:
+        raise DataError(f'{recorded}: no depth image matches an input stamp')
+    out.mkdir(parents=True, exist_ok=True)
+    idx = np.linspace(0, len(common) - 1, min(3, len(common))).round().astype(int)
+    save_depth_grid(out / 'depth.png', [inputs[common[i]] for i in idx],
+                    {'node output (metres)': [predicted[common[i]] for i in idx]},
+                    title='replayed clip: depth from the node (no ground truth)')
+    valid = [float(np.isfinite(predicted[s]).mean()) for s in common]
+    return {'frames_with_depth': len(common), 'valid_pixel_share': float(np.mean(valid))}
+
+
+def clip_to_bag(source: Path, bag: Path, fov_deg: float, fps: float, stride: int = 1,
+                max_frames=None) -> int:
+    """Write a video file or an image folder as a camera bag; return the frame count."""
+    import shutil
+
+    from mono_depth_ros.data.video import read_frames
+
+    frames = read_frames(source, stride, max_frames)
+    first = next(frames)
+    k = intrinsics_from_fov(first.shape[1], first.shape[0], fov_deg)
+    if bag.exists():
+        shutil.rmtree(bag)
+    bag.parent.mkdir(parents=True, exist_ok=True)
+
+    def every():
+        yield first
+        yield from frames
+    return write_camera_bag(every(), bag, k, fps)
+
+
+def _image_topic_of(bag: Path) -> str:
     for topic, msgtype in bag_topics(bag).items():
         if msgtype in ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage') and \
                 'depth' not in topic:
@@ -237,7 +285,14 @@ def _image_topic_of(bag: Path) -> str:
 def main(argv=None) -> None:
     """Entry point: replay, record, evaluate, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--bag', type=Path, required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--bag', type=Path, help='a rosbag2 folder')
+    source.add_argument('--source', type=Path, help='a video file or a folder of images')
+    parser.add_argument('--fov', type=float, default=60.0,
+                        help='--source: horizontal field of view in degrees')
+    parser.add_argument('--fps', type=float, default=10.0, help='--source: frames per second')
+    parser.add_argument('--stride', type=int, default=1, help='--source: every n-th frame')
+    parser.add_argument('--max-frames', type=int, default=None, help='--source: at most')
     parser.add_argument('--out', type=Path, default=Path('outputs/replay'))
     parser.add_argument('--image-topic', default='/camera/image_raw')
     parser.add_argument('--info-topic', default='/camera/camera_info')
@@ -248,14 +303,29 @@ def main(argv=None) -> None:
     parser.add_argument('--rate', type=float, default=1.0, help='1 = recorded rate')
     parser.add_argument('--namespace', default='')
     args = parser.parse_args(argv)
+    if args.source is not None:
+        args.bag = args.out / 'source'
+        n = clip_to_bag(args.source, args.bag, args.fov, args.fps, args.stride,
+                        args.max_frames)
+        print(f'{args.source}: {n} frames written as {args.bag} ({args.fps:g} Hz, '
+              f'horizontal field of view {args.fov:g} deg)')
+        args.image_topic, args.info_topic = '/camera/image_raw', '/camera/camera_info'
     ns = args.namespace.rstrip('/') + '/' if args.namespace else ''
     live = {args.image_topic: ns + args.live_image, args.info_topic: ns + args.live_info}
     timing = replay_and_record(args.bag, args.out / 'recorded', live, args.rate, args.namespace)
+    print(json.dumps(timing, indent=2))
+    topics = bag_topics(args.bag)
+    if args.gt_depth not in topics or args.gt_odom not in topics:
+        result = {'timing': timing, **preview_recording(args.bag, args.out / 'recorded',
+                                                        args.out, args.namespace)}
+        (args.out / 'metrics.json').write_text(json.dumps(result, indent=2))
+        print(f'no ground truth ({args.gt_depth}, {args.gt_odom}) in {args.bag}: timing and '
+              f'recording only; written: {args.out}/metrics.json, depth.png, recorded/')
+        return
     result = {'timing': timing, **evaluate_recording(
         args.bag, args.out / 'recorded', args.gt_depth, args.gt_odom, args.out,
         args.namespace)}
     (args.out / 'metrics.json').write_text(json.dumps(result, indent=2))
-    print(json.dumps(timing, indent=2))
     for name in ('depth_median_scaled', 'depth_metric'):
         print(f'{name:<22}' + ' '.join(f'{k}={result[name][k]:.3f}' for k in DEPTH_METRICS))
     if 'odometry' in result:
