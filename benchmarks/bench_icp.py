@@ -12,17 +12,26 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Benchmark: batched ICP on two 128x416 clouds, exact vs projective vs a scipy KD-tree ICP.
+"""Benchmark: batched ICP on 128x416 clouds: every exact search, projective, scipy, Open3D.
 
-Run ``python -m benchmarks.bench_icp`` (``--help`` for sizes). Each method runs in its own
-process, so that its peak memory (resident set growth on the CPU, ``max_memory_allocated``
-on CUDA) is its own; all methods run in this one command and the table prints times and
-memory side by side, with ratios to the scipy reference and each method's disagreement
-with it.
+Run ``python -m benchmarks.bench_icp`` (``--help`` for sizes) with nothing else running;
+Open3D comes from the benchmark's own requirements (``pip install -r
+benchmarks/requirements.txt``; the product never needs it) and is left out, with a note,
+where it is missing. Each method runs in its own process, so that its peak memory
+(resident set growth on the CPU, ``max_memory_allocated`` on CUDA) is its own; all run in
+this one command, at the same thread count, on the same clouds and iterations. Rows:
+the exact association through scipy's KD-tree (the package's CPU default), the pure-torch
+uniform grid (the previous exact search), chunked brute force (CUDA's exact search, on
+CUDA only), projective association, the scipy-cKDTree reference ICP and Open3D's
+point-to-point ICP (no distance rejection, all iterations). The table gives time, the
+ratio to the grid and to Open3D, peak memory, and the largest transform difference to
+Open3D and to scipy. A last table times a training step's loss (forward and backward,
+compact networks at 48x160, batch 4) with exact and with projective association.
 """
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import time
 
@@ -77,11 +86,36 @@ def scipy_icp(source, target, iterations):
                      for src, dst in zip(source.numpy(), target.numpy())])
 
 
+def open3d_icp(source, target, iterations):
+    """Open3D's point-to-point ICP, one cloud at a time; every pair kept, all iterations."""
+    import open3d as o3d
+
+    reg = o3d.pipelines.registration
+    out = []
+    for src, dst in zip(source.numpy().astype(np.float64), target.numpy().astype(np.float64)):
+        a = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(src))
+        b = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(dst))
+        result = reg.registration_icp(
+            a, b, 1e6, np.eye(4), reg.TransformationEstimationPointToPoint(),
+            reg.ICPConvergenceCriteria(relative_fitness=0.0, relative_rmse=0.0,
+                                       max_iteration=iterations))
+        out.append(np.asarray(result.transformation))
+    return np.stack(out)
+
+
+#: row name -> (association, exact search)
+METHODS = {'kdtree': ('nearest', 'kdtree'), 'grid': ('nearest', 'grid'),
+           'brute': ('nearest', 'brute'), 'projective': ('projective', 'auto')}
+
+
 def _run(method, device, args, queue):
+    os.environ['OMP_NUM_THREADS'] = str(args.threads)  # Open3D's OpenMP threads
     torch.set_num_threads(args.threads)
     source, target, k = make_clouds(args.batch, args.height, args.width)
+    dtype = getattr(torch, args.dtype)
+    source, target, k = source.to(dtype), target.to(dtype), k.to(dtype)
     base = _rss_mib()
-    repeats = args.repeats if method != 'nearest' else 1
+    repeats = args.repeats if method not in ('grid', 'brute') else 1
     times = []
     for _ in range(repeats):
         if device == 'cuda':
@@ -93,10 +127,13 @@ def _run(method, device, args, queue):
         start = time.perf_counter()
         if method == 'scipy':
             transform = scipy_icp(s, t, args.iterations)
+        elif method == 'open3d':
+            transform = open3d_icp(s, t, args.iterations)
         else:
-            result = icp(s, t, iterations=args.iterations, association=method,
+            association, search = METHODS[method]
+            result = icp(s, t, iterations=args.iterations, association=association,
                          intrinsics=kk, image_size=(args.height, args.width),
-                         chunk_size=args.chunk_size)
+                         chunk_size=args.chunk_size, nearest_method=search)
             if device == 'cuda':
                 torch.cuda.synchronize()
             transform = result.transform.cpu().double().numpy()
@@ -108,7 +145,68 @@ def _run(method, device, args, queue):
     queue.put((float(np.median(times)), peak, transform))
 
 
+def _runs(args):
+    runs = [('scipy', 'cpu'), ('kdtree', 'cpu'), ('projective', 'cpu')]
+    try:
+        import open3d  # noqa: F401
+        runs.append(('open3d', 'cpu'))
+    except ImportError:
+        print('Open3D is not installed (pip install -r benchmarks/requirements.txt): '
+              'its row is left out')
+    if not args.skip_grid:
+        runs.append(('grid', 'cpu'))
+    if torch.cuda.is_available():
+        runs += [('projective', 'cuda'), ('brute', 'cuda')]
+    return runs
+
+
+def _training_step(association, threads, repeat=3):
+    """Seconds per loss forward + backward with ``association`` (compact nets, 48x160)."""
+    from mono_depth_ros.core.config import LossConfig, ModelConfig
+    from mono_depth_ros.core.losses import snippet_loss
+    from mono_depth_ros.core.networks import build_networks
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    depth_net, ego_net = build_networks(ModelConfig(height=48, width=160, depth_width=0.25,
+                                                    egomotion_width=0.25))
+    images = torch.rand(4, 3, 3, 48, 160)
+    k = torch.tensor([[77.0, 0, 79.5], [0, 77.0, 23.5], [0, 0, 1]]).expand(4, 3, 3)
+    config = LossConfig(icp_association=association)
+    times = []
+    for _ in range(repeat + 1):
+        start = time.perf_counter()
+        snippet_loss(depth_net, ego_net, images, k, config)['total'].backward()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def _print(results, args):
+    ref = results[('scipy', 'cpu')][2]
+    o3d = results.get(('open3d', 'cpu'))
+    grid = results.get(('grid', 'cpu'))
+    print(f'\nICP, batch {args.batch}, two {args.height}x{args.width} clouds '
+          f'({args.height * args.width} points each), {args.iterations} iterations, '
+          f'{args.threads} CPU threads, {args.dtype}')
+    truth = torch.linalg.inv(pose_vec_to_mat(PERTURBATION)).numpy()
+    print(f'{"method (device)":<36}{"time s":>8}{"grid/this":>10}{"this/o3d":>9}{"peak MiB":>9}'
+          f'{"|T-T_o3d|":>11}{"|T-T_scipy|":>12}{"rot err deg":>12}')
+    for (method, device), (secs, mem, transform) in results.items():
+        name = {'scipy': 'scipy cKDTree ICP (reference)', 'open3d': 'Open3D point-to-point',
+                'kdtree': 'exact, KD-tree (default)', 'grid': 'exact, torch grid (before)',
+                'brute': 'exact, chunked brute force'}.get(method, method) + f' ({device})'
+        err = np.linalg.inv(truth) @ transform
+        cos = np.clip((np.trace(err[:, :3, :3], axis1=1, axis2=2) - 1) / 2, -1, 1)
+        speedup = f'{grid[0] / secs:10.1f}' if grid else f'{"-":>10}'
+        vs_o3d = f'{secs / o3d[0]:9.2f}' if o3d else f'{"-":>9}'
+        d_o3d = f'{np.abs(transform - o3d[2]).max():11.1e}' if o3d else f'{"-":>11}'
+        print(f'{name:<36}{secs:>8.3f}{speedup}{vs_o3d}{mem:>9.1f}{d_o3d}'
+              f'{np.abs(transform - ref).max():>12.1e}{np.degrees(np.arccos(cos)).max():>12.3f}')
+    print('rot err: worst over the batch, against the known correction.')
+
+
 def main():
+    """Run every method in its own process, then the training-step comparison; print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--height', type=int, default=128)
@@ -118,40 +216,25 @@ def main():
     parser.add_argument('--repeats', type=int, default=3,
                         help='timed runs of the fast methods (the median is shown)')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())
-    parser.add_argument('--skip-exact', action='store_true',
-                        help='leave out the brute-force exact mode on the CPU (slow)')
+    parser.add_argument('--dtype', choices=('float64', 'float32'), default='float64',
+                        help='cloud precision (float64: agreement is the algorithm, not '
+                        'rounding; training runs float32)')
+    parser.add_argument('--skip-grid', action='store_true',
+                        help='leave out the torch grid search on the CPU (slow)')
     args = parser.parse_args()
-    runs = [('scipy', 'cpu'), ('projective', 'cpu')]
-    if not args.skip_exact:
-        runs.append(('nearest', 'cpu'))
-    if torch.cuda.is_available():
-        runs += [('projective', 'cuda'), ('nearest', 'cuda')]
     ctx = mp.get_context('spawn')
     results = {}
-    for method, device in tqdm(runs, desc='ICP methods'):
+    for method, device in tqdm(_runs(args), desc='ICP methods'):
         queue = ctx.Queue()
         proc = ctx.Process(target=_run, args=(method, device, args, queue))
         proc.start()
         results[(method, device)] = queue.get()
         proc.join()
-    ref_time, ref_mem, ref_transform = results[('scipy', 'cpu')]
-    print(f'\nICP, batch {args.batch}, two {args.height}x{args.width} clouds '
-          f'({args.height * args.width} points each), {args.iterations} iterations, '
-          f'{args.threads} CPU threads')
-    truth = torch.linalg.inv(pose_vec_to_mat(PERTURBATION)).numpy()
-    print(f'{"method":<26}{"time s":>9}{"x scipy":>9}{"peak MiB":>10}{"|T-T_scipy|":>13}'
-          f'{"rot err deg":>13}{"trans err m":>13}')
-    for (method, device), (secs, mem, transform) in results.items():
-        name = 'scipy cKDTree (reference)' if method == 'scipy' else f'torch {method} ({device})'
-        diff = np.abs(transform - ref_transform).max()
-        err = np.linalg.inv(truth) @ transform
-        cos = np.clip((np.trace(err[:, :3, :3], axis1=1, axis2=2) - 1) / 2, -1, 1)
-        rot = np.degrees(np.arccos(cos)).max()
-        trans = np.linalg.norm(err[:, :3, 3], axis=1).max()
-        print(f'{name:<26}{secs:>9.3f}{secs / ref_time:>9.2f}{mem:>10.1f}{diff:>13.2e}'
-              f'{rot:>13.3f}{trans:>13.4f}')
-    print('rot/trans err: worst over the batch, against the known correction; the scipy '
-          'reference is the same point-to-point algorithm.')
+    _print(results, args)
+    steps = {a: _training_step(a, args.threads) for a in ('nearest', 'projective')}
+    print(f'\ntraining step loss (forward + backward, 48x160, batch 4, {args.threads} threads):'
+          f' exact {steps["nearest"]:.3f} s, projective {steps["projective"]:.3f} s, '
+          f'exact / projective {steps["nearest"] / steps["projective"]:.2f}')
 
 
 if __name__ == '__main__':

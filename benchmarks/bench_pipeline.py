@@ -12,14 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Frames per second of the node's per-frame work, for each weights file, side by side.
+"""Frames per second of the node's per-frame work, torch and onnxruntime, side by side.
 
-Run ``python -m benchmarks.bench_pipeline --weights A [B ...]`` with nothing else running.
-For 416x128 camera frames (``--size``) it times, at ``--threads`` torch threads,
-``DepthPipeline.process`` (resize, depth, ego-motion, back-projection, scale, odometry)
-plus building the node's depth image, PointCloud2 and Odometry messages when rclpy is
-installed, and the bare depth + ego-motion forward passes, and prints frames/s and the ratio
-of the two. The node keeps camera rate when the first figure is at least 30.
+Run ``python -m benchmarks.bench_pipeline`` with nothing else running (``--weights`` to
+compare files; the shipped default otherwise). For 416x128 camera frames (``--size``) it
+times, at 1 and 2 threads and for each backend, ``DepthPipeline.process`` (resize, depth,
+ego-motion, back-projection, scale, odometry) plus building the node's depth image,
+PointCloud2 and Odometry messages when rclpy is installed, and the bare depth + ego-motion
+forward passes of the same backend, and prints frames/s and the ratio of the two (target
+>= 0.9 at one thread). It also prints how far onnxruntime's outputs are from torch's
+(target <= 1e-4) and which backend is faster at batch 1. The node keeps camera rate when
+the first figure is at least 30.
 """
 
 import argparse
@@ -51,9 +54,11 @@ def _messages():
     return build
 
 
-def measure(weights: str, frames, intrinsics, repeat: int) -> dict:
+def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch',
+            threads: int = 1) -> dict:
     """Time the per-frame work and the bare forward passes (frames/s)."""
-    pipeline = DepthPipeline(weights, camera_height=1.65)
+    torch.set_num_threads(threads)
+    pipeline = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=threads)
     build = _messages()
     for i, frame in enumerate(frames[:5]):  # warm-up
         pipeline.process(frame, i, intrinsics)
@@ -64,8 +69,9 @@ def measure(weights: str, frames, intrinsics, repeat: int) -> dict:
             build(result)
     full = repeat / (time.perf_counter() - t0)
     size = pipeline.size
-    image = torch.rand(1, 3, *size)
-    window = torch.rand(1, pipeline.seq_length, 3, *size)
+    image = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    window = torch.rand(1, pipeline.seq_length, 3, *size,
+                        generator=torch.Generator().manual_seed(1))
     with torch.no_grad(), pipeline.slot.use() as (depth_net, ego_net):
         depth_net(image)
         t0 = time.perf_counter()
@@ -73,27 +79,45 @@ def measure(weights: str, frames, intrinsics, repeat: int) -> dict:
             depth_net(image)
             ego_net(window)
         bare = repeat / (time.perf_counter() - t0)
+        outputs = (depth_net(image)[0].numpy(), ego_net(window).numpy())
     return {'input': f'{size[1]}x{size[0]}', 'fps': full, 'bare_fps': bare,
-            'messages': build is not None}
+            'messages': build is not None, 'outputs': outputs}
 
 
 def main(argv=None) -> None:
-    """Render frames once, time every weights file, print the table."""
+    """Render frames once, time every weights file and backend, print the table."""
+    from mono_depth_ros.weights import default_weights
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--weights', nargs='+', required=True)
+    parser.add_argument('--weights', nargs='+', default=[str(default_weights())])
     parser.add_argument('--size', default='128x416', help='camera frame HxW')
-    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--backends', nargs='+', default=['torch', 'onnxruntime'])
     parser.add_argument('--repeat', type=int, default=200)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
     h, w = (int(v) for v in args.size.split('x'))
     seq = make_sequence('car', 20, 77, h, w, progress=False)
-    print(f'camera frames {w}x{h}, {args.threads} torch thread(s), {args.repeat} frames')
-    print(f'{"weights":<44}{"net input":>10}{"frames/s":>10}{"bare nets/s":>13}{"ratio":>7}')
+    print(f'camera frames {w}x{h}, {args.repeat} frames per row')
+    print(f'{"weights":<28}{"backend":>12}{"threads":>8}{"net input":>10}{"frames/s":>10}'
+          f'{"bare nets/s":>13}{"ratio":>7}')
     for weights in args.weights:
-        r = measure(weights, list(seq.images), seq.intrinsics, args.repeat)
-        print(f'{weights[-43:]:<44}{r["input"]:>10}{r["fps"]:>10.1f}{r["bare_fps"]:>13.1f}'
-              f'{r["fps"] / r["bare_fps"]:>7.2f}')
+        rows = {}
+        for threads in args.threads:
+            for backend in args.backends:
+                r = measure(weights, list(seq.images), seq.intrinsics, args.repeat, backend,
+                            threads)
+                rows[backend, threads] = r
+                print(f'{weights[-27:]:<28}{backend:>12}{threads:>8}{r["input"]:>10}'
+                      f'{r["fps"]:>10.1f}{r["bare_fps"]:>13.1f}{r["fps"] / r["bare_fps"]:>7.2f}')
+        if {'torch', 'onnxruntime'} <= set(args.backends):
+            t = rows['torch', args.threads[0]]['outputs']
+            o = rows['onnxruntime', args.threads[0]]['outputs']
+            print(f'onnxruntime vs torch: max |disparity diff| {np.abs(t[0] - o[0]).max():.1e}, '
+                  f'max |egomotion diff| {np.abs(t[1] - o[1]).max():.1e}')
+            for threads in args.threads:
+                ratio = rows['onnxruntime', threads]['fps'] / rows['torch', threads]['fps']
+                print(f'{threads} thread(s): onnxruntime / torch pipeline rate {ratio:.2f} '
+                      f'({"onnxruntime" if ratio > 1 else "torch"} is faster)')
 
 
 if __name__ == '__main__':

@@ -12,9 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Shared fixtures: a rendered scene with exact depth and known camera motion."""
+"""Shared fixtures: rendered scenes with exact depth and known motion, weights, ROS set-ups.
+
+For the ROS tests: a colcon build of the package and the in-process node harness.
+"""
 
 import math
+import os
+from pathlib import Path
+import shutil
+import subprocess
+import sys
 
 from mono_depth_ros.sim.scene import box, closed_room, look_transform, render, Scene
 import pytest
@@ -112,3 +120,45 @@ def weights(tmp_path_factory):
     path = tmp_path_factory.mktemp('w') / 'w.safetensors'
     save_networks(path, depth_net.eval(), ego_net.eval(), config)
     return path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope='session')
+def colcon_install(tmp_path_factory):
+    """``colcon build --merge-install`` of this package; yields the install folder.
+
+    While the fixture lives, the install folder heads ``AMENT_PREFIX_PATH`` (as sourcing its
+    ``setup.bash`` would do), so ``ros2 launch``-style lookups find the package there.
+    """
+    colcon = shutil.which('colcon') or str(Path(sys.executable).with_name('colcon'))
+    if not Path(colcon).is_file():
+        pytest.skip('colcon is not installed (colcon-common-extensions, '
+                    'scripts/install_launch.sh)')
+    ws = tmp_path_factory.mktemp('colcon_ws')
+    cmd = [colcon, '--log-base', str(ws / 'log'), 'build', '--paths', str(ROOT),
+           '--build-base', str(ws / 'build'), '--install-base', str(ws / 'install'),
+           '--merge-install']
+    done = subprocess.run(cmd, cwd=ws, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    install = ws / 'install'
+    old = os.environ.get('AMENT_PREFIX_PATH')
+    prefixes = [str(install), sys.prefix] + ([old] if old else [])
+    os.environ['AMENT_PREFIX_PATH'] = os.pathsep.join(prefixes)
+    yield install
+    if old is None:
+        os.environ.pop('AMENT_PREFIX_PATH', None)
+    else:
+        os.environ['AMENT_PREFIX_PATH'] = old
+
+
+@pytest.fixture()
+def harness(weights):
+    """Run a node with default parameters (in-process, over DDS)."""
+    pytest.importorskip('rclpy', reason='rclpy (ROS 2) is not installed')
+    from harness import Harness
+
+    h = Harness(weights)
+    yield h
+    h.close()

@@ -25,7 +25,9 @@ Correspondences come from one of two association modes (searched in
 :mod:`mono_depth_ros.core.neighbours`):
 
 * ``'nearest'`` (the paper's, and the reference in the tests): the exact Euclidean nearest
-  valid target point, found by brute force in chunks so that memory stays bounded;
+  valid target point; the search structure is built once per call and queried every
+  iteration (``nearest_method``: scipy's KD-tree on the CPU, chunked brute force with
+  bounded memory on CUDA, see :class:`~mono_depth_ros.core.neighbours.NearestIndex`);
 * ``'projective'``: the nearest target point among those seen in a small pixel window
   around where the source point projects (needs the target as an organised cloud and its
   intrinsics). ``O(N)`` and much faster; it equals the exact nearest neighbour whenever
@@ -44,7 +46,7 @@ from typing import Optional, Tuple
 
 from mono_depth_ros.core.checks import check_shape
 from mono_depth_ros.core.geometry import mat_to_pose_vec, transform_points
-from mono_depth_ros.core.neighbours import nearest_neighbors, projective_neighbors
+from mono_depth_ros.core.neighbours import NearestIndex, projective_neighbors
 import torch
 
 __all__ = [
@@ -131,7 +133,7 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         intrinsics: Optional[torch.Tensor] = None,
         image_size: Optional[Tuple[int, int]] = None,
         chunk_size: int = 2048, window: int = 5,
-        tolerance: Optional[float] = None) -> ICPResult:
+        tolerance: Optional[float] = None, nearest_method: str = 'auto') -> ICPResult:
     """Align ``source`` to ``target`` with point-to-point ICP, batched, under ``no_grad``.
 
     The result is a training signal, not a differentiable function (:class:`ICPGradient`).
@@ -156,6 +158,9 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         tolerance: stop early once an iteration's update moves no cloud of the batch by
             more than this (the largest change of ``|step - I|``, rotation entries and
             translation in metres alike); ``None`` runs all ``iterations`` (the paper).
+        nearest_method: exact search of ``'nearest'`` association, one of
+            :data:`~mono_depth_ros.core.neighbours.NEAREST_METHODS` (``'auto'``: KD-tree on
+            the CPU, brute force on CUDA).
 
     Returns:
         An :class:`ICPResult`.
@@ -169,7 +174,7 @@ def icp(source: torch.Tensor, target: torch.Tensor,
         associate = _Association(
             torch.where(target_valid[..., None], target, torch.zeros_like(target)),
             source_valid, target_valid, association, intrinsics, image_size, chunk_size,
-            window, max_correspondence_distance, trim_fraction)
+            window, max_correspondence_distance, trim_fraction, nearest_method)
         source = torch.where(source_valid[..., None], source, torch.zeros_like(source))
         total, current = _iterate(source, associate, iterations, tolerance)
         matched, found = associate(current)
@@ -239,12 +244,17 @@ class _Association:
     window: int
     max_distance: Optional[float]
     trim_fraction: float
+    nearest_method: str = 'auto'
+
+    def __post_init__(self) -> None:
+        """Build the exact search once: the target stays put while the source moves."""
+        self.index = (NearestIndex(self.target, self.target_valid, self.nearest_method,
+                                   self.chunk_size) if self.mode == 'nearest' else None)
 
     def __call__(self, points: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Return ``(matched target points (B, N, 3), found (B, N))``."""
-        if self.mode == 'nearest':
-            index, found = nearest_neighbors(points, self.target, self.source_valid,
-                                             self.target_valid, self.chunk_size)
+        if self.index is not None:
+            index, found = self.index(points, self.source_valid)
         else:
             index, found = projective_neighbors(points, self.target, self.intrinsics,
                                                 self.image_size, self.source_valid,

@@ -14,14 +14,19 @@
 
 """Correspondence search for ICP: exact nearest neighbours and projective association.
 
-* :func:`nearest_neighbors`: the exact Euclidean nearest valid reference point, through a
-  uniform grid with a provable acceptance test and chunked brute force for the rest;
+* :class:`NearestIndex`: the exact Euclidean nearest valid reference point, from a search
+  structure built once per reference cloud and queried every ICP iteration: scipy's
+  ``cKDTree`` on the CPU (queried with torch's thread count; the association carries no
+  gradient, so it may leave torch), chunked brute force on CUDA (bounded memory);
+* :func:`nearest_neighbors`: the same as one call, with the method to choose (``'kdtree'``,
+  ``'brute'``, or ``'grid'``: a uniform grid with a provable acceptance test, kept as the
+  pure-torch exact search measured against the others in ``benchmarks/bench_icp.py``);
 * :func:`projective_neighbors`: the nearest reference point among those seen in a small
   pixel window around where the query projects (an organised reference cloud).
 
 Neither carries a gradient: ICP runs under ``torch.no_grad``.
 
-May import: torch and :mod:`mono_depth_ros.core.checks`.
+May import: torch, scipy and :mod:`mono_depth_ros.core.checks`.
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from typing import Optional, Tuple
 from mono_depth_ros.core.checks import check_shape
 import torch
 
-__all__ = ['nearest_neighbors', 'projective_neighbors']
+__all__ = ['NEAREST_METHODS', 'NearestIndex', 'nearest_neighbors', 'projective_neighbors']
+
+#: exact nearest-neighbour searches; ``'auto'`` is ``'kdtree'`` on the CPU, ``'brute'`` on CUDA
+NEAREST_METHODS = ('auto', 'kdtree', 'brute', 'grid')
 
 
 def _brute_nearest(query: torch.Tensor, ref: torch.Tensor, chunk_size: int) -> torch.Tensor:
@@ -110,6 +118,78 @@ def _grid_nearest(query: torch.Tensor, ref: torch.Tensor, cell: float,
     return index, exact
 
 
+class NearestIndex:
+    """Exact nearest valid reference point, for many queries against fixed references.
+
+    Built once per batch of reference clouds (ICP's target does not move); each call
+    answers one batch of queries. ``method`` is one of :data:`NEAREST_METHODS`.
+
+    Args:
+        reference: reference points, shape ``(B, M, 3)``.
+        reference_valid: which may be matched, shape ``(B, M)`` (all when omitted).
+        method: ``'auto'``, ``'kdtree'`` (scipy cKDTree, CPU tensors), ``'brute'`` or
+            ``'grid'``.
+        chunk_size: query points per brute-force distance block (peak memory
+            ``chunk_size * M`` distances).
+        workers: threads of a KD-tree query (None: torch's intra-op thread count, so that
+            ICP keeps to the threads the rest of the step is given; -1: all cores).
+
+    """
+
+    def __init__(self, reference: torch.Tensor, reference_valid: Optional[torch.Tensor] = None,
+                 method: str = 'auto', chunk_size: int = 2048,
+                 workers: Optional[int] = None) -> None:
+        """Build the per-cloud search structures."""
+        check_shape(reference, ('B', 'M', 3), 'reference')
+        if method not in NEAREST_METHODS:
+            raise ValueError(f'method must be one of {NEAREST_METHODS}, got {method!r}')
+        if chunk_size < 1:
+            raise ValueError(f'chunk_size must be positive, got {chunk_size}')
+        if method == 'auto':
+            method = 'kdtree' if reference.device.type == 'cpu' else 'brute'
+        if method == 'kdtree' and reference.device.type != 'cpu':
+            raise ValueError("method 'kdtree' needs CPU tensors (scipy); use 'brute' on CUDA")
+        self.method, self.chunk_size = method, chunk_size
+        self.workers = torch.get_num_threads() if workers is None else workers
+        self.reference = reference
+        if reference_valid is None:
+            reference_valid = torch.ones(reference.shape[:2], dtype=torch.bool,
+                                         device=reference.device)
+        self.ref_idx = [torch.nonzero(v, as_tuple=True)[0] for v in reference_valid]
+        self.trees = None
+        if method == 'kdtree':
+            from scipy.spatial import cKDTree
+
+            self.trees = [cKDTree(reference[i, idx].double().numpy()) if idx.numel() else None
+                          for i, idx in enumerate(self.ref_idx)]
+
+    def __call__(self, query: torch.Tensor, query_valid: Optional[torch.Tensor] = None
+                 ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(index (B, N), found (B, N))`` as :func:`nearest_neighbors` does."""
+        check_shape(query, (self.reference.shape[0], 'N', 3), 'query')
+        b, n, _ = query.shape
+        dev = query.device
+        if query_valid is None:
+            query_valid = torch.ones(b, n, dtype=torch.bool, device=dev)
+        index = torch.zeros(b, n, dtype=torch.long, device=dev)
+        found = torch.zeros(b, n, dtype=torch.bool, device=dev)
+        for i in range(b):
+            ref_idx = self.ref_idx[i]
+            q_idx = torch.nonzero(query_valid[i], as_tuple=True)[0]
+            if ref_idx.numel() == 0 or q_idx.numel() == 0:
+                continue
+            if self.trees is not None:
+                _, got = self.trees[i].query(query[i, q_idx].double().numpy(), k=1,
+                                             workers=self.workers)
+                local = torch.from_numpy(got).long()
+            else:
+                local = _nearest_in_cloud(query[i, q_idx], self.reference[i, ref_idx],
+                                          self.chunk_size, self.method)
+            index[i, q_idx] = ref_idx[local]
+            found[i, q_idx] = True
+        return index, found
+
+
 def nearest_neighbors(query: torch.Tensor, reference: torch.Tensor,
                       query_valid: Optional[torch.Tensor] = None,
                       reference_valid: Optional[torch.Tensor] = None,
@@ -117,8 +197,10 @@ def nearest_neighbors(query: torch.Tensor, reference: torch.Tensor,
                       ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Exact nearest valid reference point for each query point.
 
-    ``method='grid'`` (default) hashes the reference points into a uniform grid and looks
-    in the 27 cells around each query, accepting the best candidate only where it is
+    ``method='kdtree'`` or ``'auto'`` searches scipy KD-trees (:class:`NearestIndex`, which
+    ICP builds once and reuses). ``method='grid'`` (the default here) hashes the reference
+    points into a uniform grid and looks in the 27 cells around each query, accepting the
+    best candidate only where it is
     provably the nearest (closer than the query's distance to the searched block); the
     cell size starts at twice the median nearest-neighbour distance of a sample and grows
     fourfold for the queries left over, and the last few go to brute force. The result is
@@ -132,7 +214,7 @@ def nearest_neighbors(query: torch.Tensor, reference: torch.Tensor,
         query_valid: which query points to match, shape ``(B, N)`` (all when omitted).
         reference_valid: which reference points may be matched, shape ``(B, M)``.
         chunk_size: query points per brute-force distance block.
-        method: ``'grid'`` or ``'brute'``.
+        method: one of :data:`NEAREST_METHODS`.
 
     Returns:
         ``(index, found)``: index into ``reference`` of the nearest valid point, shape
@@ -141,28 +223,7 @@ def nearest_neighbors(query: torch.Tensor, reference: torch.Tensor,
     """
     check_shape(query, ('B', 'N', 3), 'query')
     check_shape(reference, (query.shape[0], 'M', 3), 'reference')
-    b, n, _ = query.shape
-    m = reference.shape[1]
-    if chunk_size < 1:
-        raise ValueError(f'chunk_size must be positive, got {chunk_size}')
-    if method not in ('grid', 'brute'):
-        raise ValueError(f"method must be 'grid' or 'brute', got {method!r}")
-    dev = query.device
-    if query_valid is None:
-        query_valid = torch.ones(b, n, dtype=torch.bool, device=dev)
-    if reference_valid is None:
-        reference_valid = torch.ones(b, m, dtype=torch.bool, device=dev)
-    index = torch.zeros(b, n, dtype=torch.long, device=dev)
-    found = torch.zeros(b, n, dtype=torch.bool, device=dev)
-    for i in range(b):
-        ref_idx = torch.nonzero(reference_valid[i], as_tuple=True)[0]
-        q_idx = torch.nonzero(query_valid[i], as_tuple=True)[0]
-        if ref_idx.numel() == 0 or q_idx.numel() == 0:
-            continue
-        local = _nearest_in_cloud(query[i, q_idx], reference[i, ref_idx], chunk_size, method)
-        index[i, q_idx] = ref_idx[local]
-        found[i, q_idx] = True
-    return index, found
+    return NearestIndex(reference, reference_valid, method, chunk_size)(query, query_valid)
 
 
 def _nearest_in_cloud(q: torch.Tensor, ref: torch.Tensor, chunk_size: int,

@@ -118,9 +118,11 @@ class DepthNode(Node):
         from mono_depth_ros.weights import default_weights
         path = c.weights or str(default_weights())
         pipeline = DepthPipeline(path, c.device, c.depth_scale, c.camera_height or None,
-                                 max_depth=c.max_depth)
+                                 max_depth=c.max_depth, backend=c.backend,
+                                 threads=c.threads or TORCH_DEFAULT_THREADS)
         self.get_logger().info(f'loaded {path}: input {pipeline.size[1]}x{pipeline.size[0]}, '
-                               f'device {c.device}, {torch.get_num_threads()} thread(s)')
+                               f'device {c.device}, backend {c.backend}, '
+                               f'{torch.get_num_threads()} thread(s)')
         return pipeline
 
     def fault(self, kind: str, text: str) -> None:

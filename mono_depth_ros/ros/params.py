@@ -37,7 +37,8 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 __all__ = ['NodeConfig', 'check_config', 'declare_config', 'read_only_names']
 
 #: choices of the string parameters that have them
-CHOICES = {'output_resolution': ('input', 'network'), 'input_qos': ('sensor_data', 'reliable')}
+CHOICES = {'output_resolution': ('input', 'network'), 'input_qos': ('sensor_data', 'reliable'),
+           'backend': ('torch', 'onnxruntime')}
 
 
 def _p(default: Any, description: str, read_only: bool = False, limits=None) -> Any:
@@ -54,6 +55,8 @@ class NodeConfig:
 
     weights: str = _p('', 'weights file (.safetensors); empty = the shipped default', True)
     device: str = _p('cpu', "'cpu', 'cuda' or 'cuda:N'", True)
+    backend: str = _p('torch', "'torch' or 'onnxruntime' (CPU; the networks exported to ONNX "
+                      'at start; online fine-tuning needs torch)', True)
     threads: int = _p(1, 'torch CPU threads for inference (0 = torch default, one per '
                       'core); 1 keeps camera rate when other processes load the CPU',
                       limits=(0, 256))
@@ -145,6 +148,9 @@ def check_config(config: NodeConfig) -> None:
     if not (device == 'cpu' or device == 'cuda' or (
             device.startswith('cuda:') and device[5:].isdigit())):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if config.backend == 'onnxruntime' and (config.online_training or device != 'cpu'):
+        raise ValueError("backend 'onnxruntime' runs on the CPU without online fine-tuning; "
+                         "use backend 'torch' for device cuda or online_training")
     fx, fy, cx, cy = _finite(config.fallback_intrinsics, 'fallback_intrinsics', 4)
     if any((fx, fy, cx, cy)) and not (fx > 0 and fy > 0):
         raise ValueError(f'fallback_intrinsics: fx and fy must be positive (or all four '

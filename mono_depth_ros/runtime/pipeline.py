@@ -20,7 +20,7 @@ camera-frame points of that depth (back-projected once, here), and ``odom_T_came
 chained from the ego-motion network. Depth, points and odometry share one scale, from
 :mod:`mono_depth_ros.runtime.scale`.
 
-May import: :mod:`mono_depth_ros.core`, the other runtime modules.
+May import: :mod:`mono_depth_ros.core`, the other runtime modules (``deploy`` lazily).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional, Tuple, Union
 
-from mono_depth_ros.core.camera import depth_to_points, pixel_grid, resize_intrinsics
+from mono_depth_ros.core.camera import pixel_grid, resize_intrinsics
 from mono_depth_ros.core.geometry import pose_vec_to_mat
 from mono_depth_ros.core.inference import frames_to_tensor
 from mono_depth_ros.core.networks import disparity_to_depth
@@ -39,7 +39,10 @@ from mono_depth_ros.runtime.slot import NetworkSlot
 import numpy as np
 import torch
 
-__all__ = ['DepthPipeline', 'FrameRejected', 'FrameResult', 'upsample_depth']
+__all__ = ['BACKENDS', 'DepthPipeline', 'FrameRejected', 'FrameResult', 'upsample_depth']
+
+#: inference backends of :class:`DepthPipeline`
+BACKENDS = ('torch', 'onnxruntime')
 
 
 @dataclass
@@ -104,17 +107,36 @@ class DepthPipeline:
             below the camera (smoothed over frames); depth and odometry use the result.
         scale_smoothing: weight of the newest ground-plane estimate (0 to 1).
         max_depth: depths beyond this (metres) become NaN.
+        scale_interval: fit the ground plane every this many frames (the scale changes
+            slowly and is smoothed anyway; 1 = every frame), ...
+        scale_stride: ... on every ``scale_stride``-th pixel in rows and columns.
+        backend: ``'torch'`` or ``'onnxruntime'`` (the networks exported to ONNX in memory
+            at start and run by onnxruntime on the CPU; online fine-tuning needs torch).
+        threads: onnxruntime's intra-op threads (torch's are set process-wide by the caller).
 
+    Per frame only what the frame needs is computed: the back-projection rays are built
+    once per intrinsics, everything stays float32, and the ground-plane fit runs at its
+    interval on a subsample.
     """
 
     def __init__(self, weights: Union[str, 'object'], device: str = 'cpu',
                  depth_scale: float = 1.0, camera_height: Optional[float] = None,
-                 scale_smoothing: float = 0.1, max_depth: float = 80.0) -> None:
+                 scale_smoothing: float = 0.1, max_depth: float = 80.0,
+                 scale_interval: int = 5, scale_stride: int = 2, backend: str = 'torch',
+                 threads: int = 1) -> None:
         """Load the networks (a bad file raises :class:`~mono_depth_ros.core.WeightsError`)."""
         kind = 'fixed' if camera_height is None else 'ground_plane'
         self.scale = make_scale(kind, depth_scale=depth_scale, camera_height=camera_height,
                                 smoothing=scale_smoothing)
+        if backend not in BACKENDS:
+            raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
+        if backend == 'onnxruntime' and device != 'cpu':
+            raise ValueError("backend 'onnxruntime' runs on the CPU here; use device 'cpu'")
         depth_net, ego_net, self.metadata = load_networks(weights, device)
+        if backend == 'onnxruntime':
+            from mono_depth_ros.runtime.deploy import onnx_networks
+            depth_net, ego_net = onnx_networks(depth_net, ego_net, self.metadata, threads)
+        self.backend = backend
         self.slot = NetworkSlot(depth_net, ego_net)
         self.size: Tuple[int, int] = tuple(self.metadata['input_size'])
         self.seq_length = int(self.metadata['model']['seq_length'])
@@ -123,12 +145,20 @@ class DepthPipeline:
         self.odometry = ChainedOdometry()
         self._frames: List[torch.Tensor] = []
         self._input_size: Optional[Tuple[int, int]] = None
-        self._grid = pixel_grid(*self.size, torch.float64)  # back-projection, built once
+        if scale_interval < 1 or scale_stride < 1:
+            raise ValueError(f'scale_interval and scale_stride must be >= 1, got '
+                             f'{scale_interval} and {scale_stride}')
+        self.scale_interval, self.scale_stride = scale_interval, scale_stride
+        self._scale_value: Optional[float] = None
+        self._since_fit = 0
+        self._rays_key: Optional[bytes] = None
+        self._rays: Optional[np.ndarray] = None
 
     def reset(self) -> None:
         """Forget previous frames and the scale; restart odometry at the identity."""
         self._frames = []
         self._input_size = None
+        self._scale_value = None
         self.scale.reset()
         self.odometry.reset()
 
@@ -143,6 +173,7 @@ class DepthPipeline:
         kind = 'fixed' if camera_height is None else 'ground_plane'
         self.scale = make_scale(kind, depth_scale=depth_scale, camera_height=camera_height,
                                 smoothing=scale_smoothing)
+        self._scale_value = None
 
     @torch.no_grad()
     def process(self, rgb: np.ndarray, stamp_ns: int, intrinsics: np.ndarray) -> FrameResult:
@@ -175,22 +206,42 @@ class DepthPipeline:
         k = resize_intrinsics(k0, rgb.shape[:2], self.size)
         image = frames_to_tensor([rgb], self.size, self.device)
         depth, motion = self._infer(image)
-        points = self._points(depth, k)
-        scale = self.scale.update(points.reshape(-1, 3) if self.scale.needs_points else None)
-        depth_m = (depth * scale).astype(np.float32)
-        invalid = ~np.isfinite(depth_m) | (depth_m <= 0) | (depth_m > self.max_depth)
+        points = depth[..., None] * self._rays_for(k)
+        scale = self._update_scale(points)
+        depth_m = depth * np.float32(scale)
+        invalid = ~(depth_m > 0) | (depth_m > self.max_depth)  # NaN compares False
         depth_m[invalid] = np.nan
-        points_m = (points * scale).astype(np.float32)
+        points_m = points * np.float32(scale)
         points_m[invalid] = np.nan
         pose = self.odometry.advance(stamp_ns, motion, scale)
         self._frames = (self._frames + [image])[-(self.seq_length - 1):]
         return FrameResult(stamp_ns, depth_m, points_m, k, image[0], pose, scale,
                            self.odometry.take_reset())
 
+    def _rays_for(self, k: np.ndarray) -> np.ndarray:
+        """Return ``K^-1 (u, v, 1)`` ``(H, W, 3)`` float32 per pixel, rebuilt when K changes."""
+        key = k.tobytes()
+        if key != self._rays_key:
+            grid = pixel_grid(*self.size, torch.float64)[0].reshape(3, -1).numpy()
+            rays = (np.linalg.inv(k) @ grid).T.reshape(*self.size, 3)
+            self._rays, self._rays_key = rays.astype(np.float32), key
+        return self._rays
+
+    def _update_scale(self, points: np.ndarray) -> float:
+        """Return the scale; the ground plane is refitted every ``scale_interval`` frames."""
+        if not self.scale.needs_points:
+            return self.scale.update(None)
+        self._since_fit += 1
+        if self._scale_value is None or self._since_fit >= self.scale_interval:
+            s = self.scale_stride
+            sample = points[::s, ::s].reshape(-1, 3).astype(np.float64)
+            self._scale_value, self._since_fit = self.scale.update(sample), 0
+        return self._scale_value
+
     def _infer(self, image: torch.Tensor) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """Run the networks: depth ``(H, W)`` float64, ``next_T_prev`` from the last frame."""
+        """Run the networks: depth ``(H, W)`` float32, ``next_T_prev`` from the last frame."""
         with self.slot.use() as (depth_net, ego_net):
-            depth = disparity_to_depth(depth_net(image)[0])[0, 0].double().cpu().numpy()
+            depth = disparity_to_depth(depth_net(image)[0])[0, 0].float().cpu().numpy()
             if not self._frames:
                 return depth, None
             window = (self._frames + [image])[-self.seq_length:]
@@ -198,12 +249,6 @@ class DepthPipeline:
                 window.insert(0, window[0])
             vec = ego_net(torch.cat(window)[None])[0, -1]
         return depth, pose_vec_to_mat(vec.double().cpu()[None])[0].numpy()
-
-    def _points(self, depth: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Back-project a depth map (network units) to points ``(H, W, 3)`` float64."""
-        points = depth_to_points(torch.from_numpy(depth)[None, None],
-                                 torch.from_numpy(k)[None], self._grid)
-        return points[0].permute(1, 2, 0).numpy()
 
 
 def upsample_depth(depth: np.ndarray, intrinsics: np.ndarray,

@@ -48,13 +48,13 @@ def test_package_xml():
     sources = '\n'.join(p.read_text() for p in list((ROOT / 'mono_depth_ros').rglob('*.py'))
                         + list((ROOT / 'launch').glob('*.py')))
     ros_packages = ('rclpy', 'sensor_msgs', 'geometry_msgs', 'nav_msgs', 'std_srvs',
-                    'tf2_msgs', 'rcl_interfaces', 'launch', 'launch_ros', 'rviz2',
-                    'cv_bridge', 'sensor_msgs_py', 'tf_transformations', 'tf2_ros')
+                    'tf2_msgs', 'diagnostic_msgs', 'rcl_interfaces', 'launch', 'launch_ros',
+                    'rviz2', 'cv_bridge', 'sensor_msgs_py', 'tf_transformations', 'tf2_ros')
     for name in ros_packages:
         used = (f'import {name}' in sources or f'from {name}' in sources
                 or f"'{name}'" in sources)
         assert used == (name in exec_deps), (name, 'used' if used else 'not used')
     test_deps = {d.name for d in pkg.test_depends}
-    for name in ('launch_pytest', 'python3-pytest', 'ament_flake8', 'ament_pep257',
-                 'ament_copyright', 'ament_xmllint'):
+    for name in ('python3-colcon-common-extensions', 'python3-pytest', 'ament_flake8',
+                 'ament_pep257', 'ament_copyright', 'ament_xmllint'):
         assert name in test_deps, name
