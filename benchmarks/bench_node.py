@@ -146,10 +146,12 @@ def main(argv=None) -> int:
     parser.add_argument('--seconds', type=float, default=30.0)
     parser.add_argument('--rate', type=float, default=30.0)
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--loads', nargs='+', choices=('idle', 'hog'), default=['idle', 'hog'])
     parser.add_argument('--out', type=Path, default=Path('outputs/bench_node'))
     args = parser.parse_args(argv)
     rows = [run_case(t, hog, args.seconds, args.rate)
-            for hog in (False, True) for t in args.threads]
+            for hog in (False, True) if ('hog' if hog else 'idle') in args.loads
+            for t in args.threads]
     print(f'\ndepth_node, {SIZE[1]}x{SIZE[0]} rgb8 at {args.rate:g} Hz for {args.seconds:g} s '
           f'per row, shipped weights')
     print(f'{"threads":>7} {"load":>5} {"in":>6} {"out":>6} {"Hz out":>7} {"p50 ms":>7} '

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import array
 import dataclasses
+import gc
 import sys
 import time
 from typing import Optional
@@ -56,7 +57,7 @@ from mono_depth_ros.ros.params import check_config, declare_config, NodeConfig
 from mono_depth_ros.runtime.health import FaultLog, FrameStats
 from mono_depth_ros.runtime.odometry import twist_from_poses
 from mono_depth_ros.runtime.pipeline import (DepthPipeline, FrameRejected, FrameResult,
-                                             upsample_depth)
+                                             resolve_backend, upsample_depth)
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
@@ -117,11 +118,12 @@ class DepthNode(Node):
                              f'CUDA device; use device:=cpu')
         from mono_depth_ros.weights import default_weights
         path = c.weights or str(default_weights())
+        backend = resolve_backend(c.backend, c.device, c.online_training)
         pipeline = DepthPipeline(path, c.device, c.depth_scale, c.camera_height or None,
-                                 max_depth=c.max_depth, backend=c.backend,
+                                 max_depth=c.max_depth, backend=backend,
                                  threads=c.threads or TORCH_DEFAULT_THREADS)
         self.get_logger().info(f'loaded {path}: input {pipeline.size[1]}x{pipeline.size[0]}, '
-                               f'device {c.device}, backend {c.backend}, '
+                               f'device {c.device}, backend {backend}, '
                                f'{torch.get_num_threads()} thread(s)')
         return pipeline
 
@@ -310,6 +312,9 @@ def main(args=None) -> None:
     node, status = None, 0
     try:
         node = DepthNode()
+        # Everything loaded so far (torch, the networks) lives as long as the process: keep
+        # it out of the garbage collector's passes, whose full sweeps stalled frames.
+        gc.freeze()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

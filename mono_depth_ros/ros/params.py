@@ -38,7 +38,7 @@ __all__ = ['NodeConfig', 'check_config', 'declare_config', 'read_only_names']
 
 #: choices of the string parameters that have them
 CHOICES = {'output_resolution': ('input', 'network'), 'input_qos': ('sensor_data', 'reliable'),
-           'backend': ('torch', 'onnxruntime')}
+           'backend': ('auto', 'torch', 'onnxruntime')}
 
 
 def _p(default: Any, description: str, read_only: bool = False, limits=None) -> Any:
@@ -55,8 +55,9 @@ class NodeConfig:
 
     weights: str = _p('', 'weights file (.safetensors); empty = the shipped default', True)
     device: str = _p('cpu', "'cpu', 'cuda' or 'cuda:N'", True)
-    backend: str = _p('torch', "'torch' or 'onnxruntime' (CPU; the networks exported to ONNX "
-                      'at start; online fine-tuning needs torch)', True)
+    backend: str = _p('auto', "'auto' (onnxruntime on the CPU without online fine-tuning, "
+                      "torch otherwise), 'torch' or 'onnxruntime' (the networks exported to "
+                      'ONNX at start)', True)
     threads: int = _p(1, 'torch CPU threads for inference (0 = torch default, one per '
                       'core); 1 keeps camera rate when other processes load the CPU',
                       limits=(0, 256))

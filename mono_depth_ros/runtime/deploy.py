@@ -110,6 +110,8 @@ class _Session:
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(int(threads), 1)
         options.inter_op_num_threads = 1
+        # Idle pool threads would spin for work and take CPU the rest of the robot needs.
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.session = ort.InferenceSession(model, options, providers=['CPUExecutionProvider'])
         self.input = self.session.get_inputs()[0].name
         self.finest_only = finest_only

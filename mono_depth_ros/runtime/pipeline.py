@@ -39,10 +39,28 @@ from mono_depth_ros.runtime.slot import NetworkSlot
 import numpy as np
 import torch
 
-__all__ = ['BACKENDS', 'DepthPipeline', 'FrameRejected', 'FrameResult', 'upsample_depth']
+__all__ = ['BACKENDS', 'DepthPipeline', 'FrameRejected', 'FrameResult', 'resolve_backend',
+           'upsample_depth']
 
 #: inference backends of :class:`DepthPipeline`
 BACKENDS = ('torch', 'onnxruntime')
+
+
+def resolve_backend(backend: str, device: str = 'cpu', online_training: bool = False) -> str:
+    """Return the backend to use; other names than ``'auto'`` come back as given.
+
+    ``'auto'`` is onnxruntime where it applies (CPU, no online fine-tuning) and is installed:
+    it is faster at batch 1 on one CPU thread (``benchmarks/bench_pipeline.py``); else torch.
+    """
+    if backend != 'auto':
+        return backend
+    if device != 'cpu' or online_training:
+        return 'torch'
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return 'torch'
+    return 'onnxruntime'
 
 
 @dataclass

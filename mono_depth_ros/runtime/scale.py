@@ -44,19 +44,20 @@ def ground_plane_height(points: np.ndarray, iterations: int = 60, threshold: flo
         return None
     rng = np.random.default_rng(seed)
     tol = threshold * np.linalg.norm(below, axis=1)
+    # All hypotheses at once: random triples, their normals, inlier counts in one product.
+    triples = below[rng.integers(0, len(below), (iterations, 3))]  # repeats: zero normal
+    normals = np.cross(triples[:, 1] - triples[:, 0], triples[:, 2] - triples[:, 0])
+    norms = np.linalg.norm(normals, axis=1)
+    usable = norms > 1e-9
+    normals[usable] /= norms[usable, None]
+    usable &= np.abs(normals[:, 1]) >= np.cos(np.radians(30))  # ground-like only
     best, best_count = None, 0
-    for _ in range(iterations):
-        a, b, c = below[rng.choice(len(below), 3, replace=False)]
-        normal = np.cross(b - a, c - a)
-        norm = np.linalg.norm(normal)
-        if norm < 1e-9:
-            continue
-        normal /= norm
-        if abs(normal[1]) < np.cos(np.radians(30)):
-            continue
-        count = int((np.abs((below - a) @ normal) < tol).sum())
-        if count > best_count:
-            best, best_count = (normal, a), count
+    if usable.any():
+        offsets = np.einsum('ij,ij->i', triples[usable, 0], normals[usable])
+        counts = (np.abs(below @ normals[usable].T - offsets) < tol[:, None]).sum(0)
+        pick = int(np.argmax(counts))
+        best = (normals[usable][pick], triples[usable, 0][pick])
+        best_count = int(counts[pick])
     if best is None or best_count < 30:
         return None
     normal, centre = best
