@@ -127,3 +127,46 @@ def test_static_tf_covariance_and_twist(weights):
         assert speed > 0  # moved between frames one second apart
     finally:
         h.close()
+
+
+def test_input_qos_and_qos_overrides(weights):
+    """input_qos picks the subscriptions' reliability; a qos_overrides parameter wins."""
+    from rclpy.qos import ReliabilityPolicy
+
+    h = Harness(weights, input_qos='reliable')
+    try:
+        subs = h.client.get_subscriptions_info_by_topic('/image')
+        assert [s.qos_profile.reliability for s in subs] == [ReliabilityPolicy.RELIABLE]
+    finally:
+        h.close()
+    h = Harness(weights, **{'qos_overrides./camera_info.subscription.reliability': 'reliable'})
+    try:
+        image = h.client.get_subscriptions_info_by_topic('/image')
+        info = h.client.get_subscriptions_info_by_topic('/camera_info')
+        assert [s.qos_profile.reliability for s in image] == [ReliabilityPolicy.BEST_EFFORT]
+        assert [s.qos_profile.reliability for s in info] == [ReliabilityPolicy.RELIABLE]
+    finally:
+        h.close()
+
+
+def test_online_progress_is_logged(harness):
+    """Swaps, reverts and every hundred steps of online fine-tuning reach the log."""
+    from types import SimpleNamespace
+
+    from rcl_interfaces.msg import Log
+
+    logs = []
+    harness.client.create_subscription(Log, '/rosout', logs.append, 100)
+    harness.spin(0.3)
+    harness.node.online = SimpleNamespace(steps=0, swaps=0, reverts=0)
+    harness.node.on_timer()
+    harness.node.online = SimpleNamespace(steps=120, swaps=1, reverts=1)
+    harness.node.on_timer()
+    harness.node.on_timer()  # nothing new: nothing more is logged
+    harness.spin(0.5)
+    lines = [m.msg for m in logs if m.name == 'depth_node' and 'online' in m.msg]
+    assert len(lines) == 3, lines
+    assert any('swapped in (1 swaps' in line for line in lines)
+    assert any('reverted (1 reverts' in line for line in lines)
+    assert any('120 steps, 1 swaps, 1 reverts' in line for line in lines)
+    harness.node.online = None
