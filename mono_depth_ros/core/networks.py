@@ -165,14 +165,18 @@ class EgoMotionNet(nn.Module):
     """
 
     def __init__(self, seq_length: int = 3, width: float = 1.0,
-                 batch_norm: bool = True, output_scale: float = 0.01) -> None:
+                 batch_norm: bool = True, output_scale: float = 0.01,
+                 translation_scale: float = 1.0) -> None:
         """Build the layers; ``width`` multiplies every channel count.
 
-        ``output_scale`` multiplies the head's output (the paper: 0.01).
+        ``output_scale`` multiplies the head's output (the paper: 0.01), and
+        ``translation_scale`` the translation outputs on top of it.
         """
         super().__init__()
         self.seq_length = seq_length
         self.output_scale = output_scale
+        factors = torch.tensor([translation_scale] * 3 + [1.0] * 3) * output_scale
+        self.register_buffer('factors', factors, persistent=False)
         layers: List[nn.Module] = []
         cin = 3 * seq_length
         for cout, kernel in _EGOMOTION:
@@ -189,8 +193,8 @@ class EgoMotionNet(nn.Module):
         check_shape(frames, ('B', self.seq_length, 3, 'H', 'W'), 'frames')
         b, s, c, h, w = frames.shape
         x = self.body(_normalise(frames).reshape(b, s * c, h, w))
-        motion = self.head(x).mean(dim=(2, 3)) * self.output_scale
-        return motion.reshape(b, s - 1, 6)
+        motion = self.head(x).mean(dim=(2, 3)).reshape(b, s - 1, 6)
+        return motion * self.factors
 
 
 def build_networks(config: ModelConfig) -> Tuple[DispNet, EgoMotionNet]:
@@ -198,4 +202,5 @@ def build_networks(config: ModelConfig) -> Tuple[DispNet, EgoMotionNet]:
     return (DispNet(config.depth_width, config.batch_norm),
             EgoMotionNet(config.seq_length, config.egomotion_width,
                          config.batch_norm if config.egomotion_batch_norm is None
-                         else config.egomotion_batch_norm, config.egomotion_scale))
+                         else config.egomotion_batch_norm, config.egomotion_scale,
+                         config.egomotion_translation_scale))

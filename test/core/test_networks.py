@@ -14,7 +14,7 @@
 
 """The paper's networks: sizes, output ranges, batch norm at inference, bad input."""
 
-from mono_depth_ros.core.config import ModelConfig
+from mono_depth_ros.core.config import from_dict, ModelConfig
 from mono_depth_ros.core.networks import build_networks, DispNet, EgoMotionNet, MIN_DISP
 import pytest
 import torch
@@ -86,8 +86,6 @@ def test_bad_input_shapes_are_named():
 
 def test_egomotion_output_scale_is_a_plain_factor():
     """Same weights, scale 0.1 instead of 0.01: ten times the motion; old metadata -> 0.01."""
-    from mono_depth_ros.core.config import from_dict
-
     torch.manual_seed(0)
     small = EgoMotionNet(3, 0.25, True, 0.01).eval()
     large = EgoMotionNet(3, 0.25, True, 0.1).eval()
@@ -117,3 +115,21 @@ def test_egomotion_without_batch_norm_keeps_the_signal_at_initialisation():
         motions = net(x)
     assert features.std() > 0.1
     assert motions.std(0).mean() > 1e-3  # the output depends on the input
+
+
+def test_translation_scale_multiplies_translation_only():
+    """egomotion_translation_scale: translation x k, rotation unchanged; old weights load 1."""
+    torch.manual_seed(0)
+    base = EgoMotionNet(3, 0.25, True, 0.1).eval()
+    scaled = EgoMotionNet(3, 0.25, True, 0.1, translation_scale=10.0).eval()
+    scaled.load_state_dict(base.state_dict())
+    frames = torch.rand(2, 3, 3, 48, 160)
+    with torch.no_grad():
+        a, b = base(frames), scaled(frames)
+    torch.testing.assert_close(b[..., :3], 10 * a[..., :3])
+    torch.testing.assert_close(b[..., 3:], a[..., 3:])
+    old = {k: v for k, v in ModelConfig().to_dict().items()
+           if k != 'egomotion_translation_scale'}
+    assert from_dict(ModelConfig, old).egomotion_translation_scale == 1.0
+    with pytest.raises(ValueError, match='egomotion_translation_scale'):
+        ModelConfig(egomotion_translation_scale=0.0)
