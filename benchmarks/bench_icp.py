@@ -161,17 +161,23 @@ def _runs(args):
 
 
 def _training_step(association, threads, repeat=3):
-    """Seconds per loss forward + backward with ``association`` (compact nets, 48x160)."""
-    from mono_depth_ros.core.config import LossConfig, ModelConfig
+    """Seconds per loss forward + backward with ``association`` (the shipped compact nets
+    in training mode on four rendered 3-frame street snippets at 48x160)."""
+    from mono_depth_ros.core.config import LossConfig
+    from mono_depth_ros.core.inference import frames_to_tensor
     from mono_depth_ros.core.losses import snippet_loss
-    from mono_depth_ros.core.networks import build_networks
+    from mono_depth_ros.core.weights import load_networks
+    from mono_depth_ros.sim.dataset import make_sequence
+    from mono_depth_ros.weights import default_weights
 
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    depth_net, ego_net = build_networks(ModelConfig(height=48, width=160, depth_width=0.25,
-                                                    egomotion_width=0.25))
-    images = torch.rand(4, 3, 3, 48, 160)
-    k = torch.tensor([[77.0, 0, 79.5], [0, 77.0, 23.5], [0, 0, 1]]).expand(4, 3, 3)
+    depth_net, ego_net, _ = load_networks(default_weights())
+    depth_net.train()
+    ego_net.train()
+    seq = make_sequence('car', 6, 3, 48, 160, progress=False)
+    frames = frames_to_tensor(list(seq.images), (48, 160))
+    images = torch.stack([frames[i:i + 3] for i in range(4)])
+    k = torch.as_tensor(seq.intrinsics, dtype=torch.float32).expand(4, 3, 3)
     config = LossConfig(icp_association=association)
     times = []
     for _ in range(repeat + 1):
