@@ -98,6 +98,34 @@ def held_out_rotation(net: EgoMotionNet, seqs: List[RenderedSequence], size) -> 
             'per_sequence_gain': gains}
 
 
+#: rotation gains at which ``--sweep`` evaluates the loss
+SWEEP_GAINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, -1.0)
+
+
+def loss_along_rotation_gain(seq: RenderedSequence, size, loss_config: LossConfig,
+                             gains=SWEEP_GAINS) -> List[float]:
+    """The loss with true depth and true motion whose rotation is scaled by each gain.
+
+    If the loss is lowest away from gain 1, the loss itself (masks, resolution, minimum
+    reprojection) biases what any network can learn; at gain 1 it does not.
+    """
+    from mono_depth_ros.core.geometry import mat_to_pose_vec
+
+    data = _snippets([seq], size)
+    poses = torch.from_numpy(seq.poses)
+    vec = mat_to_pose_vec(torch.linalg.inv(poses[1:]) @ poses[:-1]).float()  # next_T_prev
+    true = torch.stack([vec[s:s + 2] for s in range(len(data['images']))])
+    disp = _disparity_pyramid(data['depths'])
+    out = []
+    for gain in gains:
+        motion = true.clone()
+        motion[..., 3:] *= gain
+        with torch.no_grad():
+            out.append(float(vid2depth_loss(data['images'], data['intrinsics'], disp, motion,
+                                            loss_config)['total']))
+    return out
+
+
 def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], size,
                 scale: float, steps: int, lr: float, batch: int, every: int, seed: int,
                 batch_norm: bool = True, loss_config: LossConfig = LOSSES['paper'],
@@ -181,6 +209,10 @@ def main(argv=None) -> int:
     parser.add_argument('--scenes', choices=('streets', 'varied'), default='varied',
                         help='training scenes (held-out: procedural streets either way)')
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--sweep', action='store_true',
+                        help='only print the loss along the rotation gain (true depth and '
+                        'motion, rotation scaled) for the held-out and four training '
+                        'sequences')
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -189,8 +221,16 @@ def main(argv=None) -> int:
                   100 + i) for i in range(args.train_drives)]
     test_ids = [('car', 900), ('car', 901), ('handheld', 902)]
     train_seqs = _render(train_ids, args.frames, size, args.out / 'data')
-    data = _snippets(train_seqs, size)
     test = _render(test_ids, args.frames, size, args.out / 'data')
+    if args.sweep:
+        print(f'loss ({args.loss}) at rotation gain ' + ' '.join(f'{g:g}' for g in SWEEP_GAINS))
+        for seq in test + train_seqs[:4]:
+            values = loss_along_rotation_gain(seq, size, LOSSES[args.loss])
+            best = SWEEP_GAINS[int(np.argmin(values))]
+            print(f'{seq.name:<28}' + ' '.join(f'{v:.4f}' for v in values)
+                  + f'   lowest at {best:g}')
+        return 0
+    data = _snippets(train_seqs, size)
     runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
                         args.every, args.seed, args.batch_norm == 'on', LOSSES[args.loss],
                         args.translation_scale, train_seqs[:4])
