@@ -104,7 +104,7 @@ SWEEP_GAINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, -1.0)
 
 def loss_along_rotation_gain(seq: RenderedSequence, size, loss_config: LossConfig,
                              gains=SWEEP_GAINS) -> List[float]:
-    """The loss with true depth and true motion whose rotation is scaled by each gain.
+    """Return the loss with true depth and true motion whose rotation is scaled by each gain.
 
     If the loss is lowest away from gain 1, the loss itself (masks, resolution, minimum
     reprojection) biases what any network can learn; at gain 1 it does not.
