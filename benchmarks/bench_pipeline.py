@@ -114,7 +114,8 @@ def main(argv=None) -> None:
                 rows[backend, threads] = r
                 print(f'{weights[-27:]:<28}{backend:>12}{threads:>8}{r["process_fps"]:>10.1f}'
                       f'{r["fps"]:>12.1f}{r["bare_fps"]:>12.1f}'
-                      f'{r["process_fps"] / r["bare_fps"]:>13.2f}{r["fps"] / r["bare_fps"]:>11.2f}')
+                      f'{r["process_fps"] / r["bare_fps"]:>13.2f}'
+                      f'{r["fps"] / r["bare_fps"]:>11.2f}')
         if {'torch', 'onnxruntime'} <= set(args.backends):
             t = rows['torch', args.threads[0]]['outputs']
             o = rows['onnxruntime', args.threads[0]]['outputs']

@@ -199,7 +199,7 @@ class NearestIndex:
 
 
 def _kdtree(points):
-    """A KD-tree query ``f(query (N, 3) float64, workers) -> index`` over ``points``.
+    """Return a KD-tree query ``f(query (N, 3) float64, workers) -> index`` over ``points``.
 
     pykdtree where it is installed (about twice scipy's speed for these 3-D clouds on
     one thread, the same neighbours; its OpenMP threads follow ``OMP_NUM_THREADS``),
