@@ -186,8 +186,7 @@ def _render(kinds_seeds, frames: int, size, cache: Path) -> List[RenderedSequenc
     return out
 
 
-def main(argv=None) -> int:
-    """Render, train per output scale, print the table; 0 if the check passes."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, default=Path('outputs/egomotion_alone'))
     parser.add_argument('--scales', type=float, nargs='+', default=[0.01, 0.1])
@@ -213,7 +212,22 @@ def main(argv=None) -> int:
                         help='only print the loss along the rotation gain (true depth and '
                         'motion, rotation scaled) for the held-out and four training '
                         'sequences')
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _sweep(seqs, size, loss: str) -> int:
+    print(f'loss ({loss}) at rotation gain ' + ' '.join(f'{g:g}' for g in SWEEP_GAINS))
+    for seq in seqs:
+        values = loss_along_rotation_gain(seq, size, LOSSES[loss])
+        best = SWEEP_GAINS[int(np.argmin(values))]
+        print(f'{seq.name:<28}' + ' '.join(f'{v:.4f}' for v in values)
+              + f'   lowest at {best:g}')
+    return 0
+
+
+def main(argv=None) -> int:
+    """Render, train per output scale, print the table; 0 if the check passes."""
+    args = _parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     size = tuple(int(v) for v in args.size.split('x'))
@@ -223,13 +237,7 @@ def main(argv=None) -> int:
     train_seqs = _render(train_ids, args.frames, size, args.out / 'data')
     test = _render(test_ids, args.frames, size, args.out / 'data')
     if args.sweep:
-        print(f'loss ({args.loss}) at rotation gain ' + ' '.join(f'{g:g}' for g in SWEEP_GAINS))
-        for seq in test + train_seqs[:4]:
-            values = loss_along_rotation_gain(seq, size, LOSSES[args.loss])
-            best = SWEEP_GAINS[int(np.argmin(values))]
-            print(f'{seq.name:<28}' + ' '.join(f'{v:.4f}' for v in values)
-                  + f'   lowest at {best:g}')
-        return 0
+        return _sweep(test + train_seqs[:4], size, args.loss)
     data = _snippets(train_seqs, size)
     runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
                         args.every, args.seed, args.batch_norm == 'on', LOSSES[args.loss],
