@@ -20,7 +20,9 @@ Run ``python -m benchmarks.ablation`` from the repository root (``--help`` for t
 loss vs no 3D loss, no SSIM, no masks), on a dataset it renders itself. ``--config
 compact_v3 --data outputs/data_v3``: the current recipe against each of its options
 switched off or on (minimum reprojection, auto-masking, full-resolution photometric terms,
-the 3D loss, ego-motion batch norm), on that recipe's data. Every variant trains from
+the 3D loss, ego-motion batch norm), on that recipe's data; ``--config compact_v4 --data
+outputs/data_v3 --extra-data outputs/data_v4s/prepared``: the fourth recipe against its
+translation scale, its street data and the options it keeps. Every variant trains from
 scratch with the same seed, data order and budget (a cosine schedule runs over the
 variant's own ``--steps``), is evaluated on the dataset's test sequences (Eigen-protocol
 depth metrics, 5-frame ATE, rotation gain and error), and lands in one table with its
@@ -30,11 +32,12 @@ training throughput. ``--init WEIGHTS`` starts every variant from those weights 
 
 import argparse
 import json
+import os
 from pathlib import Path
 import time
 
 from mono_depth_ros.evaluation.depth import DEPTH_METRICS
-from mono_depth_ros_training.config import load_config
+from mono_depth_ros_training.config import keys_set, load_config
 from mono_depth_ros_training.evaluate import evaluate, format_table
 from mono_depth_ros_training.prepare import render_dataset
 from mono_depth_ros_training.train import config_from_weights, train
@@ -57,6 +60,14 @@ VARIANTS = {
         'full-resolution loss': ['loss.full_resolution=true'],
         'with 3D loss': ['loss.icp_weight=0.1'],
         'no ego-motion batch norm': ['model.egomotion_batch_norm=false'],
+    },
+    'compact_v4': {
+        'v4 recipe': [],
+        'no translation scale': ['model.egomotion_translation_scale=1.0'],
+        'varied scenes only': ['data.root={data}'],
+        'no min reprojection': ['loss.min_reprojection=false'],
+        'no auto-mask': ['loss.auto_mask=false'],
+        'with 3D loss': ['loss.icp_weight=0.1'],
     },
 }
 POSE_COLUMNS = ('ate_mean', 'rotation_gain', 'rotation_error_deg')
@@ -81,7 +92,11 @@ def _parse(argv):
                         help="reuse a variant's saved result.json instead of retraining")
     parser.add_argument('--threads', type=int, default=None, help='CPU threads')
     parser.add_argument('--init', default=None,
-                        help='start every variant from these weights (their architecture)')
+                        help='start every variant from these weights (their architecture; '
+                        "the variant's ego-motion output scales)")
+    parser.add_argument('--extra-data', type=Path, nargs='*', default=[],
+                        help='more prepared folders trained on with the dataset (its test '
+                        'sequences score every variant)')
     return parser, parser.parse_args(argv)
 
 
@@ -107,13 +122,15 @@ def main(argv=None) -> None:
             continue
         slug = name.split(' (')[0].replace(' ', '_')
         # The configuration with one option switched per variant.
-        config = load_config(args.config, [
-            f'data.root={data / "prepared"}', f'model.height={h}', f'model.width={w}',
-            f'optim.steps={args.steps}', f'output.folder={out / slug}',
-            'output.checkpoint_every=1000000', 'output.snapshot_every=0',
-            'output.tensorboard=false', 'data.workers=0'] + overrides)
+        roots = os.pathsep.join(str(r) for r in [data / 'prepared'] + args.extra_data)
+        overrides = [o.format(data=data / 'prepared') for o in overrides]
+        given = [f'data.root={roots}', f'model.height={h}', f'model.width={w}',
+                 f'optim.steps={args.steps}', f'output.folder={out / slug}',
+                 'output.checkpoint_every=1000000', 'output.snapshot_every=0',
+                 'output.tensorboard=false', 'data.workers=0'] + overrides
+        config = load_config(args.config, given)
         if args.init:
-            config = config_from_weights(config, args.init)
+            config = config_from_weights(config, args.init, *keys_set(args.config, given))
         saved = out / slug / 'result.json'
         if args.reuse and saved.is_file():
             results[name] = json.loads(saved.read_text())

@@ -32,6 +32,7 @@ rendered sequences are cached under ``OUT/data``.
 
 import argparse
 import json
+import math
 from pathlib import Path
 import sys
 import time
@@ -129,15 +130,19 @@ def loss_along_rotation_gain(seq: RenderedSequence, size, loss_config: LossConfi
 def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], size,
                 scale: float, steps: int, lr: float, batch: int, every: int, seed: int,
                 batch_norm: bool = True, loss_config: LossConfig = LOSSES['paper'],
-                translation_scale: float = 1.0, train_eval=()) -> Dict:
+                translation_scale: float = 1.0, train_eval=(), cosine: bool = False) -> Dict:
     """Train an ego-motion network alone; return its held-out curve and final scores.
 
     ``train_eval`` sequences (of the training set) are scored alongside, to tell a network
-    that does not fit from one that does not generalise.
+    that does not fit from one that does not generalise. ``cosine`` decays the learning rate
+    to 5 % of ``lr`` along a half cosine.
     """
     torch.manual_seed(seed)
     net = EgoMotionNet(3, 0.25, batch_norm, scale, translation_scale)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps))
+        if cosine else 1.0)
     generator = torch.Generator().manual_seed(seed)
     curve, t0 = [], time.perf_counter()
     for step in tqdm(range(steps), desc=f'output scale {scale}'):
@@ -150,6 +155,7 @@ def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], siz
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        schedule.step()
         if (step + 1) % every == 0 or step + 1 == steps:
             net.eval()
             fit = held_out_rotation(net, list(train_eval), size)['rotation_gain'] \
@@ -197,6 +203,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--every', type=int, default=250, help='steps between evaluations')
     parser.add_argument('--train-drives', type=int, default=8)
+    parser.add_argument('--handheld-every', type=int, default=3,
+                        help='with --scenes streets: every n-th training sequence is a '
+                        'handheld walk, the others car drives')
+    parser.add_argument('--schedule', choices=('constant', 'cosine'), default='constant',
+                        help='learning rate: constant, or a half cosine down to 5 %%')
     parser.add_argument('--frames', type=int, default=40)
     parser.add_argument('--size', default='48x160')
     parser.add_argument('--seed', type=int, default=0)
@@ -231,8 +242,10 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     size = tuple(int(v) for v in args.size.split('x'))
-    train_ids = [(i if args.scenes == 'varied' else 'handheld' if i % 3 == 2 else 'car',
-                  100 + i) for i in range(args.train_drives)]
+    every = max(1, args.handheld_every)
+    train_ids = [(i if args.scenes == 'varied' else
+                  'handheld' if i % every == every - 1 else 'car', 100 + i)
+                 for i in range(args.train_drives)]
     test_ids = [('car', 900), ('car', 901), ('handheld', 902)]
     train_seqs = _render(train_ids, args.frames, size, args.out / 'data')
     test = _render(test_ids, args.frames, size, args.out / 'data')
@@ -241,7 +254,7 @@ def main(argv=None) -> int:
     data = _snippets(train_seqs, size)
     runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
                         args.every, args.seed, args.batch_norm == 'on', LOSSES[args.loss],
-                        args.translation_scale, train_seqs[:4])
+                        args.translation_scale, train_seqs[:4], args.schedule == 'cosine')
             for scale in args.scales]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'results.json').write_text(json.dumps(
@@ -252,8 +265,8 @@ def main(argv=None) -> int:
                 ylabel='held-out rotation gain', title='ego-motion network alone, true depth')
     print(f'\nego-motion alone, true depth given: {len(data["images"])} training snippets, '
           f'{len(test)} held-out sequences ({", ".join(k for k, _ in test_ids)})')
-    print(f'translation scale {args.translation_scale:g}, {args.steps} steps, training scenes '
-          f'{args.scenes}')
+    print(f'translation scale {args.translation_scale:g}, {args.steps} steps ({args.schedule} '
+          f'learning rate), training scenes {args.scenes}')
     print(f'{"output scale":>12}{"gain":>8}{"error deg":>11}{"train gain":>11}{"s/step":>8}'
           f'  per-sequence gain')
     for r in runs:

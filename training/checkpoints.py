@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from mono_depth_ros.core.config import from_dict, ModelConfig
 from mono_depth_ros.core.weights import load_networks, read_weights, save_networks
@@ -79,10 +79,36 @@ def load_checkpoint(path: Path, depth_net, ego_net, optimiser,
     return int(extra['step']), list(extra.get('history', []))
 
 
-def config_from_weights(config: TrainConfig, weights: str) -> TrainConfig:
-    """Return ``config`` with the architecture and input size of a weights file."""
-    metadata = read_weights(weights)[1]
-    return replace(config, model=from_dict(ModelConfig, metadata['model'], 'model'))
+#: model keys that a fine-tune may change from the weights' values (output scales: the head
+#: is rescaled so the loaded network predicts the same motion, see ``rescale_egomotion_head``)
+RESCALABLE = ('egomotion_scale', 'egomotion_translation_scale')
+
+
+def config_from_weights(config: TrainConfig, weights: str, in_file: Sequence[str] = (),
+                        given: Sequence[str] = ()) -> TrainConfig:
+    """Return ``config`` with the architecture and input size of a weights file.
+
+    The model comes from the weights, except the output scales of :data:`RESCALABLE` that
+    the configuration sets (``in_file``: keys its YAML file sets; ``given``: keys set on the
+    command line), which keep ``config``'s value. Any other key given on the command line
+    must agree with the weights (an error names it); the file's are replaced silently.
+    """
+    loaded = from_dict(ModelConfig, read_weights(weights)[1]['model'], 'model')
+    for key in given:
+        if not hasattr(loaded, key):
+            raise ValueError(f'model.{key}: no such key')
+        if key not in RESCALABLE and getattr(config.model, key) != getattr(loaded, key):
+            raise ValueError(f'model.{key}={getattr(config.model, key)!r}: the architecture '
+                             f'comes from {weights} ({key}={getattr(loaded, key)!r}); only '
+                             f'{", ".join(RESCALABLE)} can change on --init')
+    changes = {k: getattr(config.model, k) for k in RESCALABLE
+               if k in tuple(in_file) + tuple(given)}
+    return replace(config, model=replace(loaded, **changes))
+
+
+def same_architecture(a: ModelConfig, b: ModelConfig) -> bool:
+    """Return whether two model configurations differ at most in the output scales."""
+    return replace(a, **{k: getattr(b, k) for k in RESCALABLE}) == b
 
 
 def export(checkpoint: Path, output: Path) -> Path:

@@ -39,6 +39,7 @@ class DataConfig:
     """Where the prepared snippets are (see :mod:`mono_depth_ros.data.snippets`)."""
 
     root: str = 'outputs/data/prepared'
+    """A prepared folder, or several joined by ``os.pathsep`` (``:``), trained on together."""
     train_split: str = 'train'
     val_split: str = 'val'
     workers: int = 2
@@ -174,11 +175,7 @@ def config_path(name: Union[str, Path]) -> Path:
                             f'configuration (shipped: {names})')
 
 
-def load_config(path: Union[str, Path, None], overrides: Sequence[str] = ()) -> TrainConfig:
-    """Read a YAML file or shipped configuration (see :func:`config_path`), apply overrides.
-
-    With ``path`` None the dataclass defaults are used.
-    """
+def _read(path: Union[str, Path, None]) -> Dict[str, Any]:
     raw: Dict[str, Any] = {}
     if path is not None:
         path = config_path(path)
@@ -186,4 +183,21 @@ def load_config(path: Union[str, Path, None], overrides: Sequence[str] = ()) -> 
             raw = yaml.safe_load(handle) or {}
         if not isinstance(raw, dict):
             raise ValueError(f'{path}: expected a mapping of sections')
-    return config_from_dict(apply_overrides(raw, overrides))
+    return raw
+
+
+def load_config(path: Union[str, Path, None], overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML file or shipped configuration (see :func:`config_path`), apply overrides.
+
+    With ``path`` None the dataclass defaults are used.
+    """
+    return config_from_dict(apply_overrides(_read(path), overrides))
+
+
+def keys_set(path: Union[str, Path, None], overrides: Sequence[str] = (),
+             section: str = 'model') -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """Return the keys of ``section`` that the file sets and those the overrides set."""
+    in_file = tuple((_read(path).get(section) or {}).keys())
+    given = tuple(o.split('=', 1)[0].split('.', 1)[1] for o in overrides
+                  if o.split('=', 1)[0].startswith(section + '.'))
+    return in_file, given

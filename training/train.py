@@ -36,24 +36,28 @@ import argparse
 from dataclasses import dataclass
 import json
 import math
+import os
 from pathlib import Path
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from mono_depth_ros.core.camera import pixel_grid
+from mono_depth_ros.core.config import from_dict, ModelConfig
 from mono_depth_ros.core.geometry import inverse_warp, pose_vec_to_mat
 from mono_depth_ros.core.losses import LOSS_TERMS, snippet_loss
-from mono_depth_ros.core.networks import build_networks, disparity_to_depth
+from mono_depth_ros.core.networks import (build_networks, disparity_to_depth,
+                                          rescale_egomotion_head)
 from mono_depth_ros.core.step import StepResult, train_step
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.data.snippets import SnippetDataset
 from mono_depth_ros_training.augment import augment_batch, draw_parameters
 from mono_depth_ros_training.checkpoints import (CHECKPOINT, config_from_weights, export,
-                                                 load_checkpoint, save_checkpoint, WEIGHTS)
-from mono_depth_ros_training.config import load_config, OptimConfig, TrainConfig
+                                                 load_checkpoint, same_architecture,
+                                                 save_checkpoint, WEIGHTS)
+from mono_depth_ros_training.config import keys_set, load_config, OptimConfig, TrainConfig
 from mono_depth_ros_training.distributed import convert_batch_norm, is_main, setup, world
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import ConcatDataset, DataLoader, Sampler
 from tqdm import tqdm
 
 __all__ = ['CHECKPOINT', 'StepBatches', 'WEIGHTS', 'config_from_weights', 'export',
@@ -110,13 +114,27 @@ def _log_images(writer, step: int, images: torch.Tensor, intrinsics: torch.Tenso
     writer.add_image('warp/validity_mask', mask[0], step)
 
 
+def snippets(config: TrainConfig, split: str, missing_ok: bool = False):
+    """Return the snippets of ``split`` in every folder of ``data.root`` (``os.pathsep``-joined).
+
+    With ``missing_ok``, folders without that split are left out (None if all are);
+    otherwise a missing split is the dataset's error.
+    """
+    roots = [Path(r) for r in config.data.root.split(os.pathsep) if r]
+    if missing_ok:
+        roots = [r for r in roots if (r / f'{split}.txt').is_file()]
+        if not roots:
+            return None
+    sets = [SnippetDataset(r, split, config.model.seq_length,
+                           (config.model.height, config.model.width)) for r in roots]
+    return sets[0] if len(sets) == 1 else ConcatDataset(sets)
+
+
 def _validation_loss(depth_net, ego_net, config: TrainConfig, device: str,
                      batches: int = 4) -> Optional[float]:
-    root = Path(config.data.root)
-    if not (root / f'{config.data.val_split}.txt').is_file():
+    data = snippets(config, config.data.val_split, missing_ok=True)
+    if data is None:
         return None
-    data = SnippetDataset(root, config.data.val_split, config.model.seq_length,
-                          (config.model.height, config.model.width))
     loader = DataLoader(data, batch_size=config.optim.batch_size, shuffle=False)
     depth_net.eval()
     ego_net.eval()
@@ -158,9 +176,14 @@ def _build(config: TrainConfig, device: str, resume: Optional[str],
     torch.manual_seed(config.optim.seed)
     depth_net, ego_net = build_networks(config.model)
     if init:
-        loaded_depth, loaded_ego, _ = load_networks(init, expected=config.model)
+        loaded_depth, loaded_ego, metadata = load_networks(init)
+        loaded = from_dict(ModelConfig, metadata['model'], 'model')
+        if not same_architecture(loaded, config.model):
+            raise ValueError(f'{init}: architecture {loaded} differs from {config.model} '
+                             '(beyond the ego-motion output scales)')
         depth_net.load_state_dict(loaded_depth.state_dict())
         ego_net.load_state_dict(loaded_ego.state_dict())
+        rescale_egomotion_head(ego_net, loaded_ego.factors)
     if world_size > 1:
         # Before the optimiser is built: the swap must keep the parameters it will hold.
         depth_net = convert_batch_norm(depth_net, device)
@@ -231,8 +254,7 @@ def learning_rate(optim: OptimConfig, step: int) -> float:
 def _loop(run: _Run, end: int, writer, progress: bool) -> None:
     """Train steps ``run.start .. end - 1`` (logging, checkpoints, validation)."""
     config = run.config
-    data = SnippetDataset(config.data.root, config.data.train_split, config.model.seq_length,
-                          (config.model.height, config.model.width))
+    data = snippets(config, config.data.train_split)
     sampler = StepBatches(len(data), config.optim.batch_size, end, config.optim.seed,
                           run.start, run.rank, run.world_size)
     loader = DataLoader(data, batch_sampler=sampler, num_workers=config.data.workers,
@@ -349,7 +371,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None, help='CPU threads per process')
     parser.add_argument('--init', default=None,
                         help='start from these weights (e.g. the shipped ones): architecture '
-                        'and input size come from their metadata, the optimiser is new')
+                        'and input size come from their metadata, the optimiser is new; '
+                        'model.egomotion_scale / model.egomotion_translation_scale may '
+                        'be changed (the head is rescaled to predict the same motion)')
     parser.add_argument('--export', nargs=2, metavar=('CHECKPOINT', 'OUTPUT'),
                         help='only export deployable weights from a checkpoint')
     parser.add_argument('overrides', nargs='*', help='section.key=value (YAML values)')
@@ -366,7 +390,8 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     config = load_config(args.config, args.overrides)
     if args.init:
-        config = config_from_weights(config, args.init)
+        config = config_from_weights(config, args.init,
+                                     *keys_set(args.config, args.overrides))
     summary = train(config, args.device, args.resume, init=args.init)
     if is_main():
         print(json.dumps(summary, indent=2))

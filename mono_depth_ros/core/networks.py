@@ -197,6 +197,23 @@ class EgoMotionNet(nn.Module):
         return motion * self.factors
 
 
+def rescale_egomotion_head(net: EgoMotionNet, old_factors: torch.Tensor) -> None:
+    """Make ``net`` (whose head was trained with ``old_factors``) output the same motion.
+
+    The head's weights and bias of each motion component are multiplied by
+    ``old_factors / net.factors``, so a network loaded from weights trained at another
+    ``egomotion_scale`` or ``egomotion_translation_scale`` predicts what it predicted before,
+    while the optimiser's steps now move that component at the new scale.
+    """
+    old = torch.as_tensor(old_factors, dtype=net.factors.dtype, device=net.factors.device)
+    if old.shape != net.factors.shape or not torch.all(old > 0):
+        raise ValueError(f'old factors must be 6 positive values, got {old.tolist()}')
+    ratio = (old / net.factors).repeat(net.seq_length - 1)
+    with torch.no_grad():
+        net.head.weight.mul_(ratio.reshape(-1, 1, 1, 1).to(net.head.weight.dtype))
+        net.head.bias.mul_(ratio.to(net.head.bias.dtype))
+
+
 def build_networks(config: ModelConfig) -> Tuple[DispNet, EgoMotionNet]:
     """Both networks for ``config``."""
     return (DispNet(config.depth_width, config.batch_norm),

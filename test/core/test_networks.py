@@ -133,3 +133,34 @@ def test_translation_scale_multiplies_translation_only():
     assert from_dict(ModelConfig, old).egomotion_translation_scale == 1.0
     with pytest.raises(ValueError, match='egomotion_translation_scale'):
         ModelConfig(egomotion_translation_scale=0.0)
+
+
+def test_rescaled_head_predicts_the_same_motion_at_new_output_scales():
+    """rescale_egomotion_head: other scales, same outputs; then a step moves translation more."""
+    from mono_depth_ros.core.networks import rescale_egomotion_head
+
+    torch.manual_seed(0)
+    old = EgoMotionNet(3, 0.25, False, 0.1).eval()
+    frames = torch.rand(2, 3, 3, 48, 160)
+    for scale, translation in ((0.1, 10.0), (0.01, 1.0), (1.0, 0.5)):
+        new = EgoMotionNet(3, 0.25, False, scale, translation).eval()
+        new.load_state_dict(old.state_dict())
+        rescale_egomotion_head(new, old.factors)
+        with torch.no_grad():
+            torch.testing.assert_close(new(frames), old(frames), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match='6 positive'):
+        rescale_egomotion_head(new, torch.zeros(6))
+    # One plain gradient step on the same loss: with translation x10 the head's translation
+    # moves 10x further per unit of its parameters' change (here: 100x in output for SGD).
+    moved = []
+    for translation in (1.0, 10.0):
+        net = EgoMotionNet(3, 0.25, False, 0.1, translation).eval()
+        net.load_state_dict(old.state_dict())
+        rescale_egomotion_head(net, old.factors)
+        before = net(frames).detach()
+        net(frames)[..., :3].sum().backward()
+        with torch.no_grad():
+            for param in net.head.parameters():
+                param -= 1e-3 * param.grad
+        moved.append(float((net(frames).detach() - before)[..., :3].abs().mean()))
+    assert moved[1] / moved[0] == pytest.approx(100.0, rel=0.05)

@@ -157,6 +157,56 @@ def test_init_from_weights_takes_their_architecture(tiny_dataset, tmp_path):
         train(tiny_config(root, tmp_path / 'c', 2), progress=False, resume=first['weights'])
 
 
+def test_init_changes_output_scales_only_and_keeps_predictions(tiny_dataset, tmp_path):
+    """--init with other ego-motion output scales: same predictions; architecture keys refused."""
+    from mono_depth_ros_training.checkpoints import config_from_weights
+
+    root = tiny_dataset / 'prepared'
+    first = train(tiny_config(root, tmp_path / 'a', 2), progress=False)
+    given = ('egomotion_translation_scale', 'egomotion_scale')
+    other = tiny_config(root, tmp_path / 'b', 0, **{'model.egomotion_translation_scale': 10.0,
+                                                    'model.egomotion_scale': 0.1})
+    config = config_from_weights(other, first['weights'], given=given)
+    assert config.model.egomotion_translation_scale == 10.0
+    assert config.model.egomotion_scale == 0.1
+    # The file's scales count too; without either, the weights' own scales stay.
+    assert config_from_weights(other, first['weights'], in_file=given[:1]).model \
+        .egomotion_translation_scale == 10.0
+    assert config_from_weights(other, first['weights']).model.egomotion_scale == 0.01
+    train(config, progress=False, init=first['weights'])
+    _, ego_a, _ = load_networks(tmp_path / 'a' / WEIGHTS)
+    _, ego_b, meta = load_networks(tmp_path / 'b' / WEIGHTS)
+    assert meta['model']['egomotion_translation_scale'] == 10.0
+    frames = torch.rand(2, 3, 3, 32, 104)
+    with torch.no_grad():
+        torch.testing.assert_close(ego_b(frames), ego_a(frames), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match='model.depth_width.*only egomotion_scale'):
+        config_from_weights(tiny_config(root, tmp_path / 'c', 0, **{'model.depth_width': 0.5}),
+                            first['weights'], given=('depth_width',))
+
+
+def test_several_data_roots_train_together(tiny_dataset, tmp_path):
+    """data.root joined by os.pathsep: every folder's snippets; validation where there is one."""
+    from mono_depth_ros_training.train import snippets
+
+    root = tiny_dataset / 'prepared'
+    copy = tmp_path / 'copy'
+    copy.mkdir()
+    for item in root.iterdir():
+        if item.name != 'val.txt':
+            (copy / item.name).symlink_to(item)
+    joined = f'{root}{os.pathsep}{copy}'
+    config = tiny_config(joined, tmp_path / 'out', 2)
+    single = snippets(tiny_config(root, tmp_path / 'out', 2), 'train')
+    assert len(snippets(config, 'train')) == 2 * len(single)
+    assert len(snippets(config, 'val', missing_ok=True)) == len(
+        snippets(tiny_config(root, tmp_path / 'out', 2), 'val'))
+    assert snippets(tiny_config(copy, tmp_path / 'out', 2), 'val', missing_ok=True) is None
+    with pytest.raises(Exception, match='val'):
+        snippets(tiny_config(copy, tmp_path / 'out', 2), 'val')
+    assert train(config, progress=False)['steps'] == 2
+
+
 def test_checkpoint_write_is_atomic(tiny_dataset, tmp_path, monkeypatch):
     """A crash while the checkpoint is replaced leaves the previous one whole."""
     root = tiny_dataset / 'prepared'
