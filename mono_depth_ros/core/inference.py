@@ -16,10 +16,12 @@
 """Running the networks on whole sequences: depths, pairwise motions, photometric error.
 
 Shared by evaluation, the training demo, the benchmarks and the pipeline. Frames are RGB
-``uint8`` arrays ``(H0, W0, 3)`` of any size; they are resized (area filter) to the
-networks' input size. Depths come back at the network's resolution.
+``uint8`` arrays ``(H0, W0, 3)`` of any size; they are resized to the networks' input size
+with Pillow's box filter, exactly as training snippets are prepared
+(:func:`mono_depth_ros.data.snippets.resize_frame`), so a network sees at run time what it
+saw in training. Depths come back at the network's resolution.
 
-May import: torch, numpy and the core modules.
+May import: torch, numpy, Pillow and the core modules.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from mono_depth_ros.core.geometry import pose_vec_to_mat
 from mono_depth_ros.core.losses import snippet_loss
 from mono_depth_ros.core.networks import disparity_to_depth
 import numpy as np
+from PIL import Image
 import torch
 import torch.nn.functional as F
 
@@ -39,11 +42,23 @@ __all__ = ['frames_to_tensor', 'pairwise_motions', 'photometric_error', 'predict
 
 def frames_to_tensor(frames: Sequence[np.ndarray], size: Tuple[int, int],
                      device='cpu') -> torch.Tensor:
-    """Stack frames into ``(N, 3, H, W)`` float in ``[0, 1]`` at ``size = (H, W)``."""
-    batch = torch.from_numpy(np.stack([np.asarray(f) for f in frames])).to(device)
-    batch = batch.permute(0, 3, 1, 2).float().div_(255.0)
-    if tuple(batch.shape[-2:]) != tuple(size):
-        batch = F.interpolate(batch, size=tuple(size), mode='area')
+    """Stack frames into ``(N, 3, H, W)`` float in ``[0, 1]`` at ``size = (H, W)``.
+
+    ``uint8`` frames of another size are box-filtered by Pillow (training's resize, and
+    2-3x faster than torch's area interpolation here); frames of other types (values 0 to
+    255) by torch's area interpolation.
+    """
+    h, w = (int(v) for v in size)
+    arrays = [np.asarray(f) for f in frames]
+    if all(a.dtype == np.uint8 for a in arrays):
+        arrays = [a if a.shape[:2] == (h, w) else
+                  np.asarray(Image.fromarray(a).resize((w, h), Image.BOX)) for a in arrays]
+        batch = torch.from_numpy(np.stack(arrays)).to(device)
+        return batch.permute(0, 3, 1, 2).float().div_(255.0)
+    batch = torch.from_numpy(np.stack(arrays)).to(device).permute(0, 3, 1, 2).float()
+    batch = batch.div_(255.0)
+    if tuple(batch.shape[-2:]) != (h, w):
+        batch = F.interpolate(batch, size=(h, w), mode='area')
     return batch
 
 

@@ -26,10 +26,10 @@ May import: :mod:`mono_depth_ros.core`, the other runtime modules (``deploy`` la
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import List, Optional, Tuple, Union
 
 from mono_depth_ros.core.camera import pixel_grid, resize_intrinsics
-from mono_depth_ros.core.geometry import pose_vec_to_mat
 from mono_depth_ros.core.inference import frames_to_tensor
 from mono_depth_ros.core.networks import disparity_to_depth
 from mono_depth_ros.core.weights import load_networks
@@ -266,7 +266,24 @@ class DepthPipeline:
             while len(window) < self.seq_length:
                 window.insert(0, window[0])
             vec = ego_net(torch.cat(window)[None])[0, -1]
-        return depth, pose_vec_to_mat(vec.double().cpu()[None])[0].numpy()
+        return depth, motion_matrix(vec.cpu().numpy())
+
+
+def motion_matrix(vec: np.ndarray) -> np.ndarray:
+    """Return the float64 4x4 transform of one ``(tx, ty, tz, rx, ry, rz)`` vector.
+
+    The same as :func:`~mono_depth_ros.core.geometry.pose_vec_to_mat` (``R = Rx Ry Rz``),
+    written in numpy for one vector: a frame needs one, and torch's per-op overhead made it
+    the largest part of the per-frame work after the networks and the resize.
+    """
+    tx, ty, tz, rx, ry, rz = (float(v) for v in np.asarray(vec, dtype=np.float64))
+    cx, sx, cy, sy, cz, sz = (math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry),
+                              math.cos(rz), math.sin(rz))
+    return np.array([
+        [cy * cz, -cy * sz, sy, tx],
+        [sx * sy * cz + cx * sz, -sx * sy * sz + cx * cz, -sx * cy, ty],
+        [-cx * sy * cz + sx * sz, cx * sy * sz + sx * cz, cx * cy, tz],
+        [0.0, 0.0, 0.0, 1.0]])
 
 
 def upsample_depth(depth: np.ndarray, intrinsics: np.ndarray,

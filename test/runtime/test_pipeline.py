@@ -82,6 +82,31 @@ def test_pipeline_depth_odometry_and_resets(weights):
     assert again.reset and np.array_equal(again.odom_T_camera, np.eye(4))
 
 
+def test_pipeline_sees_what_training_saw_and_numpy_motion_matrix():
+    """The network input is training's box-filtered resize; motion_matrix = pose_vec_to_mat."""
+    from mono_depth_ros.core.geometry import pose_vec_to_mat
+    from mono_depth_ros.core.inference import frames_to_tensor
+    from mono_depth_ros.data.snippets import resize_frame
+    from mono_depth_ros.runtime.pipeline import motion_matrix
+
+    rng = np.random.default_rng(3)
+    k = default_intrinsics(128, 416)
+    for shape in ((128, 416), (96, 320), (48, 160)):
+        frame = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
+        small, _ = resize_frame(frame, k, (48, 160))
+        tensor = frames_to_tensor([frame], (48, 160))[0]
+        np.testing.assert_array_equal(tensor.permute(1, 2, 0).numpy() * 255.0,
+                                      small.astype(np.float32))
+    # Other dtypes keep torch's area filter (values 0..255).
+    as_float = frames_to_tensor([frame.astype(np.float32)], (24, 80))
+    expect = torch.nn.functional.avg_pool2d(
+        torch.from_numpy(frame.astype(np.float32)).permute(2, 0, 1)[None] / 255.0, 2)
+    torch.testing.assert_close(as_float, expect)
+    vecs = torch.from_numpy(rng.normal(0.0, 0.5, (50, 6)))
+    for vec, expect in zip(vecs, pose_vec_to_mat(vecs)):
+        np.testing.assert_allclose(motion_matrix(vec.numpy()), expect.numpy(), atol=1e-14)
+
+
 def test_pipeline_refuses_bad_input(weights, tmp_path):
     """Bad images, intrinsics and weights files give clear errors."""
     pipeline = DepthPipeline(weights)
