@@ -130,15 +130,16 @@ def loss_along_rotation_gain(seq: RenderedSequence, size, loss_config: LossConfi
 def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], size,
                 scale: float, steps: int, lr: float, batch: int, every: int, seed: int,
                 batch_norm: bool = True, loss_config: LossConfig = LOSSES['paper'],
-                translation_scale: float = 1.0, train_eval=(), cosine: bool = False) -> Dict:
+                translation_scale: float = 1.0, train_eval=(), cosine: bool = False,
+                width: float = 0.25) -> Dict:
     """Train an ego-motion network alone; return its held-out curve and final scores.
 
     ``train_eval`` sequences (of the training set) are scored alongside, to tell a network
     that does not fit from one that does not generalise. ``cosine`` decays the learning rate
-    to 5 % of ``lr`` along a half cosine.
+    to 5 % of ``lr`` along a half cosine; ``width`` is the network's channel multiplier.
     """
     torch.manual_seed(seed)
-    net = EgoMotionNet(3, 0.25, batch_norm, scale, translation_scale)
+    net = EgoMotionNet(3, width, batch_norm, scale, translation_scale)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * s / steps))
@@ -206,6 +207,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--handheld-every', type=int, default=3,
                         help='with --scenes streets: every n-th training sequence is a '
                         'handheld walk, the others car drives')
+    parser.add_argument('--width', type=float, default=0.25,
+                        help="the ego-motion network's channel multiplier (shipped: 0.25)")
     parser.add_argument('--schedule', choices=('constant', 'cosine'), default='constant',
                         help='learning rate: constant, or a half cosine down to 5 %%')
     parser.add_argument('--frames', type=int, default=40)
@@ -254,7 +257,8 @@ def main(argv=None) -> int:
     data = _snippets(train_seqs, size)
     runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
                         args.every, args.seed, args.batch_norm == 'on', LOSSES[args.loss],
-                        args.translation_scale, train_seqs[:4], args.schedule == 'cosine')
+                        args.translation_scale, train_seqs[:4], args.schedule == 'cosine',
+                        args.width)
             for scale in args.scales]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'results.json').write_text(json.dumps(
@@ -265,8 +269,8 @@ def main(argv=None) -> int:
                 ylabel='held-out rotation gain', title='ego-motion network alone, true depth')
     print(f'\nego-motion alone, true depth given: {len(data["images"])} training snippets, '
           f'{len(test)} held-out sequences ({", ".join(k for k, _ in test_ids)})')
-    print(f'translation scale {args.translation_scale:g}, {args.steps} steps ({args.schedule} '
-          f'learning rate), training scenes {args.scenes}')
+    print(f'translation scale {args.translation_scale:g}, width {args.width:g}, {args.steps} '
+          f'steps ({args.schedule} learning rate), training scenes {args.scenes}')
     print(f'{"output scale":>12}{"gain":>8}{"error deg":>11}{"train gain":>11}{"s/step":>8}'
           f'  per-sequence gain')
     for r in runs:
