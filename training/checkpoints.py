@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 from mono_depth_ros.core.config import from_dict, ModelConfig
+from mono_depth_ros.core.networks import rescale_egomotion_head
 from mono_depth_ros.core.weights import load_networks, read_weights, save_networks
 from mono_depth_ros_training.config import TrainConfig
 import torch
@@ -109,6 +110,22 @@ def config_from_weights(config: TrainConfig, weights: str, in_file: Sequence[str
 def same_architecture(a: ModelConfig, b: ModelConfig) -> bool:
     """Return whether two model configurations differ at most in the output scales."""
     return replace(a, **{k: getattr(b, k) for k in RESCALABLE}) == b
+
+
+def load_init(path: Path, depth_net, ego_net, model: ModelConfig) -> None:
+    """Load a weights file into networks built for ``model`` (``--init``).
+
+    The architecture must be the file's, the ego-motion output scales may differ: the head
+    is rescaled so the networks predict what the file's did.
+    """
+    loaded_depth, loaded_ego, metadata = load_networks(path)
+    loaded = from_dict(ModelConfig, metadata['model'], 'model')
+    if not same_architecture(loaded, model):
+        raise ValueError(f'{path}: architecture {loaded} differs from {model} (beyond the '
+                         'ego-motion output scales)')
+    depth_net.load_state_dict(loaded_depth.state_dict())
+    ego_net.load_state_dict(loaded_ego.state_dict())
+    rescale_egomotion_head(ego_net, loaded_ego.factors)
 
 
 def export(checkpoint: Path, output: Path) -> Path:

@@ -42,18 +42,15 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from mono_depth_ros.core.camera import pixel_grid
-from mono_depth_ros.core.config import from_dict, ModelConfig
 from mono_depth_ros.core.geometry import inverse_warp, pose_vec_to_mat
 from mono_depth_ros.core.losses import LOSS_TERMS, snippet_loss
-from mono_depth_ros.core.networks import (build_networks, disparity_to_depth,
-                                          rescale_egomotion_head)
+from mono_depth_ros.core.networks import build_networks, disparity_to_depth
 from mono_depth_ros.core.step import StepResult, train_step
-from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.data.snippets import SnippetDataset
 from mono_depth_ros_training.augment import augment_batch, draw_parameters
 from mono_depth_ros_training.checkpoints import (CHECKPOINT, config_from_weights, export,
-                                                 load_checkpoint, same_architecture,
-                                                 save_checkpoint, WEIGHTS)
+                                                 load_checkpoint, load_init, save_checkpoint,
+                                                 WEIGHTS)
 from mono_depth_ros_training.config import keys_set, load_config, OptimConfig, TrainConfig
 from mono_depth_ros_training.distributed import convert_batch_norm, is_main, setup, world
 import torch
@@ -176,14 +173,7 @@ def _build(config: TrainConfig, device: str, resume: Optional[str],
     torch.manual_seed(config.optim.seed)
     depth_net, ego_net = build_networks(config.model)
     if init:
-        loaded_depth, loaded_ego, metadata = load_networks(init)
-        loaded = from_dict(ModelConfig, metadata['model'], 'model')
-        if not same_architecture(loaded, config.model):
-            raise ValueError(f'{init}: architecture {loaded} differs from {config.model} '
-                             '(beyond the ego-motion output scales)')
-        depth_net.load_state_dict(loaded_depth.state_dict())
-        ego_net.load_state_dict(loaded_ego.state_dict())
-        rescale_egomotion_head(ego_net, loaded_ego.factors)
+        load_init(Path(init), depth_net, ego_net, config.model)
     if world_size > 1:
         # Before the optimiser is built: the swap must keep the parameters it will hold.
         depth_net = convert_batch_norm(depth_net, device)
@@ -317,7 +307,8 @@ def train(config: TrainConfig, device: str = 'cpu', resume: Optional[str] = None
         stop_after: stop (with a checkpoint) after this many steps of this call; for
             tests of resuming.
         init: a weights file to start from (fine-tuning; a fresh optimiser); its
-            architecture must equal ``config.model`` (see :func:`config_from_weights`).
+            architecture must equal ``config.model`` but for the ego-motion output scales
+            (see :func:`config_from_weights` and ``checkpoints.load_init``).
 
     """
     run = _build(config, device, resume, init)
