@@ -23,6 +23,7 @@ or the upstream sources that ``scripts/install_launch.sh`` installs; elsewhere t
 skips with that reason.
 """
 
+import os
 import signal
 import subprocess
 import sys
@@ -111,7 +112,8 @@ def test_installed_launch_file(colcon_install):
     launch = subprocess.Popen(
         [sys.executable, '-c', _LAUNCHER, 'image:=/test/image',
          'camera_info:=/test/camera_info'],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)  # its own process group: a hung launch is killed with its node
     rclpy.init()
     node = rclpy.create_node('launch_test_client')
     try:
@@ -127,7 +129,10 @@ def test_installed_launch_file(colcon_install):
         try:
             out, _ = launch.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            launch.kill()
+            # Kill the launcher and every process it started, so no node outlives the test
+            # and disturbs the next ones.
+            os.killpg(launch.pid, signal.SIGKILL)
             out, _ = launch.communicate()
+            out = 'launch did not end within 30 s of SIGINT (killed with its group)\n' + out
     assert launch.returncode == 0, out
     assert 'Traceback' not in out, out
