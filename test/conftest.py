@@ -21,12 +21,21 @@ import math
 import os
 from pathlib import Path
 import shutil
+import signal
 import subprocess
 import sys
 
 from mono_depth_ros.sim.scene import box, closed_room, look_transform, render, Scene
 import pytest
 import torch
+
+
+# A run started in the background by a non-interactive shell inherits SIGINT ignored, and
+# so would every node process it starts (exec keeps SIG_IGN, Python then installs no
+# KeyboardInterrupt handler): the Ctrl-C and launch tests need the default disposition, which
+# children get when this process has a handler installed.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def make_intrinsics(height, width, focal_scale=0.48, dtype=torch.float64):
