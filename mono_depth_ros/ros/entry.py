@@ -14,27 +14,47 @@
 
 """Entry points of the installed executables (``ros2 run mono_depth_ros depth_node``).
 
-Importing torch and rclpy takes seconds; a Ctrl-C in that time would end the program
-with a KeyboardInterrupt traceback from deep inside an import. These entry points import
-the real module only when called and turn such an interrupt into a quiet exit (status 0:
-the user asked it to stop, and nothing had started). Once the node runs, its own
-``main`` handles signals.
+Importing torch and rclpy takes seconds. A KeyboardInterrupt raised in that time would
+surface from deep inside an import, and worse, a library that catches broad exceptions
+while importing can swallow it and leave a half-initialised module behind (seen: numpy's
+``dtypes`` left in ``sys.modules`` but not bound, so scipy's next import recursed until
+RecursionError). So while the real module is imported, SIGINT does not raise: its
+handler ends the process at once with status 0 (the user asked it to stop, and nothing
+had started: no file, no DDS participant). Python's default handler is restored before
+the node's ``main`` runs, which handles signals itself.
 
 May import: the standard library; the node modules lazily.
 """
 
 import importlib
+import os
+import signal
 import sys
 
 __all__ = ['demo', 'depth_node', 'replay']
 
 
+def _quit_while_importing(signum, frame) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
+
+
 def _run(target: str) -> None:
     module, name = target.split(':')
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.SIG_IGN:  # a background start keeps SIGINT ignored
+        signal.signal(signal.SIGINT, _quit_while_importing)
     try:
         entry = getattr(importlib.import_module(module), name)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # raised before the handler above was installed
         sys.exit(0)
+    finally:
+        if previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
     entry()
 
 

@@ -253,6 +253,25 @@ def test_fuzz_corpus_over_dds(tmp_path, weights, compressed):
 
 
 @pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_the_imports(tmp_path, weights):
+    """SIGINT anywhere in the seconds of imports: exit 0, promptly, never a traceback.
+
+    A KeyboardInterrupt raised inside an import can be swallowed by a library and leave a
+    half-imported module (once: numpy's ``dtypes``, then a RecursionError from scipy), so
+    the signal lands at a sweep of moments, not one.
+    """
+    for delay in (0.05, 0.2, 0.35, 0.6, 0.9, 1.3):
+        node = NodeProcess(tmp_path, weights, 'fallback_intrinsics:=[40.0, 40.0, 32.0, 24.0]')
+        time.sleep(delay)
+        start = time.time()
+        status = node.stop(signal.SIGINT, timeout=15)
+        took = time.time() - start
+        out = node.text()
+        assert status == 0 and took < 5, (delay, took, out)
+        assert 'Traceback' not in out and 'Error' not in out, (delay, out)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize('delay', [0.5, 2.0, 'streaming'])
 def test_ctrl_c_ends_the_node_cleanly(tmp_path, weights, delay):
     """SIGINT while starting or while frames stream in: exit 0 within seconds, no traceback."""
