@@ -38,6 +38,7 @@ import sys
 import time
 from typing import Dict, List
 
+from mono_depth_ros.core.camera import flip_intrinsics
 from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.inference import frames_to_tensor, pairwise_motions
 from mono_depth_ros.core.losses import vid2depth_loss
@@ -82,6 +83,21 @@ def _disparity_pyramid(depth: torch.Tensor, scales: int = 4) -> List[torch.Tenso
         size = (-(-h // 2 ** level), -(-w // 2 ** level))
         out.append(F.adaptive_avg_pool2d(disp, size).reshape(b, s, 1, *size))
     return out
+
+
+def flip_some(images: torch.Tensor, depths: torch.Tensor, intrinsics: torch.Tensor,
+              probability: float, generator: torch.Generator):
+    """Mirror each snippet left to right with ``probability`` (frames, depth, intrinsics)."""
+    if probability <= 0:
+        return images, depths, intrinsics
+    chosen = torch.rand(len(images), generator=generator) < probability
+    if not chosen.any():
+        return images, depths, intrinsics
+    images, depths, intrinsics = images.clone(), depths.clone(), intrinsics.clone()
+    images[chosen] = images[chosen].flip(-1)
+    depths[chosen] = depths[chosen].flip(-1)
+    intrinsics[chosen] = flip_intrinsics(intrinsics[chosen], images.shape[-1])
+    return images, depths, intrinsics
 
 
 def held_out_rotation(net: EgoMotionNet, seqs: List[RenderedSequence], size) -> Dict:
@@ -131,12 +147,13 @@ def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], siz
                 scale: float, steps: int, lr: float, batch: int, every: int, seed: int,
                 batch_norm: bool = True, loss_config: LossConfig = LOSSES['paper'],
                 translation_scale: float = 1.0, train_eval=(), cosine: bool = False,
-                width: float = 0.25) -> Dict:
+                width: float = 0.25, flip: float = 0.0) -> Dict:
     """Train an ego-motion network alone; return its held-out curve and final scores.
 
     ``train_eval`` sequences (of the training set) are scored alongside, to tell a network
     that does not fit from one that does not generalise. ``cosine`` decays the learning rate
-    to 5 % of ``lr`` along a half cosine; ``width`` is the network's channel multiplier.
+    to 5 % of ``lr`` along a half cosine; ``width`` is the network's channel multiplier;
+    ``flip`` the probability that a snippet is mirrored (:func:`flip_some`).
     """
     torch.manual_seed(seed)
     net = EgoMotionNet(3, width, batch_norm, scale, translation_scale)
@@ -149,9 +166,9 @@ def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], siz
     for step in tqdm(range(steps), desc=f'output scale {scale}'):
         net.train()
         pick = torch.randint(len(data['images']), (batch,), generator=generator)
-        images = data['images'][pick]
-        loss = vid2depth_loss(images, data['intrinsics'][pick],
-                              _disparity_pyramid(data['depths'][pick]), net(images),
+        images, depths, k = flip_some(data['images'][pick], data['depths'][pick],
+                                      data['intrinsics'][pick], flip, generator)
+        loss = vid2depth_loss(images, k, _disparity_pyramid(depths), net(images),
                               loss_config)['total']
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -211,6 +228,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="the ego-motion network's channel multiplier (shipped: 0.25)")
     parser.add_argument('--schedule', choices=('constant', 'cosine'), default='constant',
                         help='learning rate: constant, or a half cosine down to 5 %%')
+    parser.add_argument('--flip', type=float, default=0.0,
+                        help='probability that a training snippet is mirrored left to right')
     parser.add_argument('--frames', type=int, default=40)
     parser.add_argument('--size', default='48x160')
     parser.add_argument('--seed', type=int, default=0)
@@ -258,7 +277,7 @@ def main(argv=None) -> int:
     runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
                         args.every, args.seed, args.batch_norm == 'on', LOSSES[args.loss],
                         args.translation_scale, train_seqs[:4], args.schedule == 'cosine',
-                        args.width)
+                        args.width, args.flip)
             for scale in args.scales]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'results.json').write_text(json.dumps(
@@ -270,7 +289,8 @@ def main(argv=None) -> int:
     print(f'\nego-motion alone, true depth given: {len(data["images"])} training snippets, '
           f'{len(test)} held-out sequences ({", ".join(k for k, _ in test_ids)})')
     print(f'translation scale {args.translation_scale:g}, width {args.width:g}, {args.steps} '
-          f'steps ({args.schedule} learning rate), training scenes {args.scenes}')
+          f'steps ({args.schedule} learning rate), training scenes {args.scenes}, '
+          f'flip {args.flip:g}')
     print(f'{"output scale":>12}{"gain":>8}{"error deg":>11}{"train gain":>11}{"s/step":>8}'
           f'  per-sequence gain')
     for r in runs:

@@ -73,13 +73,19 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """The paper's augmentations (ranges are ``[low, high]``, sampled uniformly)."""
+    """The paper's augmentations (ranges are ``[low, high]``, sampled uniformly).
+
+    ``flip`` (not the paper's; 0 = off) is the probability that a snippet is mirrored left
+    to right, every frame and the intrinsics with it: a mirrored world the camera could
+    have moved through, with the yaw and roll of its motion negated.
+    """
 
     enabled: bool = True
     gamma: Tuple[float, float] = (0.8, 1.2)
     brightness: Tuple[float, float] = (0.5, 2.0)
     colour: Tuple[float, float] = (0.8, 1.2)
     scale: Tuple[float, float] = (1.0, 1.15)
+    flip: float = 0.0
 
     def __post_init__(self) -> None:
         """Check the ranges."""
@@ -89,6 +95,8 @@ class AugmentConfig:
                 raise ValueError(f'augment.{name}: need 0 < low <= high, got {low}, {high}')
         if self.scale[0] < 1.0:
             raise ValueError('augment.scale: zoom factors must be >= 1 (scale then crop)')
+        if not 0.0 <= self.flip <= 1.0:
+            raise ValueError(f'augment.flip is a probability in [0, 1], got {self.flip}')
 
 
 @dataclass(frozen=True)

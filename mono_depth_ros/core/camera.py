@@ -37,6 +37,7 @@ import torch
 __all__ = [
     'crop_intrinsics',
     'depth_to_points',
+    'flip_intrinsics',
     'intrinsics_from_fov',
     'intrinsics_matrix',
     'pixel_grid',
@@ -99,6 +100,28 @@ def crop_intrinsics(intrinsics: Matrix, left: float, top: float) -> Matrix:
     out = _copy(intrinsics)
     out[..., 0, 2] = intrinsics[..., 0, 2] - left
     out[..., 1, 2] = intrinsics[..., 1, 2] - top
+    return out
+
+
+def flip_intrinsics(intrinsics: Matrix, width: int) -> Matrix:
+    """Intrinsics of the image mirrored left to right (``u' = W - 1 - u``).
+
+    The mirrored image is what a camera with these intrinsics sees of the world mirrored
+    in its optical frame's x (``x' = -x``): the principal point moves to ``W - 1 - cx`` and
+    the skew changes sign. A motion ``b_T_a`` of the original becomes ``M b_T_a M`` with
+    ``M = diag(-1, 1, 1)``: ``(tx, ty, tz, rx, ry, rz)`` becomes ``(-tx, ty, tz, rx, -ry,
+    -rz)``.
+
+    Example:
+        >>> flip_intrinsics(intrinsics_matrix(50.0, 50.0, 20.0, 12.0), 64)[0, 2]
+        43.0
+
+    """
+    if width <= 0:
+        raise ValueError(f'the image width must be positive, got {width}')
+    out = _copy(intrinsics)
+    out[..., 0, 1] = -intrinsics[..., 0, 1]
+    out[..., 0, 2] = (width - 1) - intrinsics[..., 0, 2]
     return out
 
 

@@ -16,10 +16,10 @@
 
 import math
 
-from mono_depth_ros.core.camera import (crop_intrinsics, depth_to_points, intrinsics_from_fov,
-                                        intrinsics_matrix, resize_intrinsics,
-                                        scale_intrinsics)
-from mono_depth_ros.core.geometry import project_points
+from mono_depth_ros.core.camera import (crop_intrinsics, depth_to_points, flip_intrinsics,
+                                        intrinsics_from_fov, intrinsics_matrix,
+                                        resize_intrinsics, scale_intrinsics)
+from mono_depth_ros.core.geometry import pose_vec_to_mat, project_points
 import numpy as np
 import pytest
 import torch
@@ -79,6 +79,28 @@ def test_crop_moves_the_principal_point_only():
     full = k @ point
     cropped = crop_intrinsics(k, 12, 5) @ point
     np.testing.assert_allclose(cropped[:2] / cropped[2], full[:2] / full[2] - [12, 5])
+
+
+def test_flip_mirrors_pixels_and_motions():
+    # A point mirrored in x (x -> -x) is seen by the flipped intrinsics at (W - 1 - u, v),
+    # skew included; and M T M of a motion is the pose vector with tx, ry, rz negated.
+    k = np.array([[300.0, 2.5, 207.3], [0, 290, 61.8], [0, 0, 1]])
+    width = 416
+    points = np.random.default_rng(0).uniform([-3, -2, 2], [3, 2, 20], (50, 3))
+    seen = points @ k.T
+    mirrored = (points * [-1, 1, 1]) @ flip_intrinsics(k, width).T
+    np.testing.assert_allclose(mirrored[:, 0] / mirrored[:, 2],
+                               width - 1 - seen[:, 0] / seen[:, 2], atol=1e-9)
+    np.testing.assert_allclose(mirrored[:, 1] / mirrored[:, 2], seen[:, 1] / seen[:, 2],
+                               atol=1e-9)
+    np.testing.assert_allclose(flip_intrinsics(torch.as_tensor(k), width).numpy(),
+                               flip_intrinsics(k, width))
+    vec = torch.tensor([[0.3, -0.1, 1.2, 0.05, -0.2, 0.1]], dtype=torch.float64)
+    m = torch.diag(torch.tensor([-1.0, 1.0, 1.0, 1.0], dtype=torch.float64))
+    mirrored_vec = vec * torch.tensor([-1.0, 1, 1, 1, -1, -1], dtype=torch.float64)
+    torch.testing.assert_close(m @ pose_vec_to_mat(vec) @ m, pose_vec_to_mat(mirrored_vec))
+    with pytest.raises(ValueError, match='width must be positive'):
+        flip_intrinsics(k, 0)
 
 
 def test_intrinsics_matrix_refuses_bad_focal_lengths():

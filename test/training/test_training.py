@@ -21,10 +21,13 @@ from pathlib import Path
 
 from conftest import make_intrinsics, room_with_boxes
 from mono_depth_ros.core.camera import scale_intrinsics
+from mono_depth_ros.core.config import LossConfig
+from mono_depth_ros.core.geometry import mat_to_pose_vec
+from mono_depth_ros.core.losses import vid2depth_loss
 from mono_depth_ros.core.weights import load_networks, read_weights
 from mono_depth_ros.sim.scene import look_transform, render
-from mono_depth_ros_training.augment import augment_batch
-from mono_depth_ros_training.config import load_config
+from mono_depth_ros_training.augment import augment_batch, draw_parameters
+from mono_depth_ros_training.config import AugmentConfig, load_config
 from mono_depth_ros_training.evaluate import evaluate
 from mono_depth_ros_training.train import CHECKPOINT, learning_rate, train, WEIGHTS
 import pytest
@@ -108,6 +111,56 @@ def test_photometric_augmentation_values():
     out, k = augment_batch(images, torch.eye(3)[None], params)
     torch.testing.assert_close(out[0, 1, :, 0, 0], torch.tensor([0.09375, 0.1875, 1.0]))
     assert torch.equal(k[0], torch.eye(3))
+
+
+def _true_pyramid(depth, scales=4):
+    b, s, _, h, w = depth.shape
+    disp = 1.0 / depth.reshape(b * s, 1, h, w)
+    return [torch.nn.functional.adaptive_avg_pool2d(disp, (h >> i, w >> i))
+            .reshape(b, s, 1, h >> i, w >> i) for i in range(scales)]
+
+
+def test_flip_augmentation_is_a_mirrored_world_the_loss_agrees_with():
+    """A flipped snippet with flipped depth and mirrored motion scores the original's loss.
+
+    The true depth and motion of a rendered turn-and-slide: mirrored (tx, ry, rz negated)
+    they fit the flipped frames exactly as well; unmirrored they fit several times worse.
+    """
+    h, w = 48, 160
+    k = make_intrinsics(h, w)
+    poses = [look_transform([0.1 * i, 0.0, 0.3 * i], yaw=0.04 * i) for i in range(3)]
+    views = [render(room_with_boxes(), p, k, h, w, supersample=2) for p in poses]
+    images = torch.stack([v[0] for v in views])[None].float()
+    depth = torch.stack([v[1] for v in views]).reshape(1, 3, 1, h, w).float()
+    motion = torch.stack([mat_to_pose_vec(torch.linalg.inv(poses[i + 1]) @ poses[i])
+                          for i in range(2)])[None].float()
+    params = {'gamma': torch.ones(1), 'brightness': torch.ones(1),
+              'colour': torch.ones(1, 3), 'zoom': torch.ones(1),
+              'offset': torch.zeros(1, 2), 'flip': torch.tensor([True])}
+    flipped, flipped_k = augment_batch(images, k[None].float(), params)
+    assert torch.equal(flipped, images.flip(-1))
+    config = LossConfig(smoothness_weight=0.0, icp_weight=0.0)
+    original = vid2depth_loss(images, k[None].float(), _true_pyramid(depth), motion, config)
+    mirror = torch.tensor([-1.0, 1, 1, 1, -1, -1])
+    mirrored = vid2depth_loss(flipped, flipped_k, _true_pyramid(depth.flip(-1)),
+                              motion * mirror, config)
+    unmirrored = vid2depth_loss(flipped, flipped_k, _true_pyramid(depth.flip(-1)), motion,
+                                config)
+    torch.testing.assert_close(mirrored['total'], original['total'], rtol=1e-4, atol=1e-6)
+    assert unmirrored['total'] > 3 * original['total']
+
+
+def test_flip_probability_and_unchanged_streams():
+    """``augment.flip`` flips about that share of snippets; at 0 the draws are as before."""
+    draws = draw_parameters(AugmentConfig(flip=0.3), 4000, torch.Generator().manual_seed(1))
+    assert abs(draws['flip'].float().mean().item() - 0.3) < 0.03
+    before = draw_parameters(AugmentConfig(), 8, torch.Generator().manual_seed(2))
+    with_flip = draw_parameters(AugmentConfig(flip=0.5), 8, torch.Generator().manual_seed(2))
+    assert 'flip' not in before
+    for name, value in before.items():
+        assert torch.equal(value, with_flip[name]), name
+    with pytest.raises(ValueError, match='augment.flip'):
+        load_config(CONFIG, ['augment.flip=1.5'])
 
 
 def _state(path):
