@@ -22,7 +22,8 @@ compact_v3 --data outputs/data_v3``: the current recipe against each of its opti
 switched off or on (minimum reprojection, auto-masking, full-resolution photometric terms,
 the 3D loss, ego-motion batch norm), on that recipe's data; ``--config compact_v4 --data
 outputs/data_v3 --extra-data outputs/data_v4s/prepared``: the fourth recipe against its
-translation scale, its street data and the options it keeps. Every variant trains from
+translation scale, its street data and the options it keeps; ``--config compact_v5`` (same
+data) against no flip and the 3D loss. Every variant trains from
 scratch with the same seed, data order and budget (a cosine schedule runs over the
 variant's own ``--steps``), is evaluated on the dataset's test sequences (Eigen-protocol
 depth metrics, 5-frame ATE, rotation gain and error), and lands in one table with its
@@ -67,6 +68,11 @@ VARIANTS = {
         'varied scenes only': ['data.root={data}'],
         'no min reprojection': ['loss.min_reprojection=false'],
         'no auto-mask': ['loss.auto_mask=false'],
+        'with 3D loss': ['loss.icp_weight=0.1'],
+    },
+    'compact_v5': {
+        'v5 recipe': [],
+        'no flip': ['augment.flip=0.0'],
         'with 3D loss': ['loss.icp_weight=0.1'],
     },
 }

@@ -60,16 +60,21 @@ LOSSES = {
 MAX_DEPTH = 100.0  # metres given to pixels that see the sky
 
 
-def _snippets(seqs: List[RenderedSequence], size) -> Dict[str, torch.Tensor]:
-    """Cut every 3-frame snippet: images (N, 3, 3, H, W), true depth (N, 3, 1, H, W), K."""
+def _snippets(seqs: List[RenderedSequence], size, gaps=(1,)) -> Dict[str, torch.Tensor]:
+    """Cut every 3-frame snippet: images (N, 3, 3, H, W), true depth (N, 3, 1, H, W), K.
+
+    Each gap ``g`` of ``gaps`` gives the snippets of frames ``(s, s + g, s + 2g)``: motions
+    ``g`` times a frame's, as a camera ``g`` times as fast or a video at ``1 / g`` the rate.
+    """
     images, depths, ks = [], [], []
     for seq in seqs:
         frames = frames_to_tensor(seq.images, size)
         depth = torch.from_numpy(np.minimum(seq.depths, MAX_DEPTH)).float()[:, None]
-        for s in range(len(seq) - 2):
-            images.append(frames[s:s + 3])
-            depths.append(depth[s:s + 3])
-            ks.append(torch.as_tensor(seq.intrinsics, dtype=torch.float32))
+        for g in gaps:
+            for s in range(len(seq) - 2 * g):
+                images.append(frames[s:s + 2 * g + 1:g])
+                depths.append(depth[s:s + 2 * g + 1:g])
+                ks.append(torch.as_tensor(seq.intrinsics, dtype=torch.float32))
     return {'images': torch.stack(images), 'depths': torch.stack(depths),
             'intrinsics': torch.stack(ks)}
 
@@ -228,6 +233,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="the ego-motion network's channel multiplier (shipped: 0.25)")
     parser.add_argument('--schedule', choices=('constant', 'cosine'), default='constant',
                         help='learning rate: constant, or a half cosine down to 5 %%')
+    parser.add_argument('--gaps', type=int, nargs='+', default=[1],
+                        help='frame gaps of the training snippets (1: consecutive frames; '
+                        'held-out scoring is always frame to frame)')
     parser.add_argument('--flip', type=float, default=0.0,
                         help='probability that a training snippet is mirrored left to right')
     parser.add_argument('--frames', type=int, default=40)
@@ -273,7 +281,7 @@ def main(argv=None) -> int:
     test = _render(test_ids, args.frames, size, args.out / 'data')
     if args.sweep:
         return _sweep(test + train_seqs[:4], size, args.loss)
-    data = _snippets(train_seqs, size)
+    data = _snippets(train_seqs, size, args.gaps)
     runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
                         args.every, args.seed, args.batch_norm == 'on', LOSSES[args.loss],
                         args.translation_scale, train_seqs[:4], args.schedule == 'cosine',
@@ -290,7 +298,7 @@ def main(argv=None) -> int:
           f'{len(test)} held-out sequences ({", ".join(k for k, _ in test_ids)})')
     print(f'translation scale {args.translation_scale:g}, width {args.width:g}, {args.steps} '
           f'steps ({args.schedule} learning rate), training scenes {args.scenes}, '
-          f'flip {args.flip:g}')
+          f'flip {args.flip:g}, gaps {" ".join(map(str, args.gaps))}')
     print(f'{"output scale":>12}{"gain":>8}{"error deg":>11}{"train gain":>11}{"s/step":>8}'
           f'  per-sequence gain')
     for r in runs:
