@@ -21,13 +21,17 @@ ego-motion, back-projection, scale, odometry) plus building the node's depth ima
 PointCloud2 and Odometry messages when rclpy is installed, and the bare depth + ego-motion
 forward passes of the same backend, and prints frames/s and the ratio of the two (target
 >= 0.9 at one thread). It also prints how far onnxruntime's outputs are from torch's
-(target <= 1e-4) and which backend is faster at batch 1. The node keeps camera rate when
-the first figure is at least 30.
+(target <= 1e-4) and which backend is faster at batch 1, and where one frame's time goes
+at one thread (the resize to the network input, the networks with their conversions, the
+ground-plane fit per frame at its interval, the rest by difference). The node keeps camera
+rate when the first figure is at least 30.
 """
 
 import argparse
 import time
 
+from mono_depth_ros.core.camera import resize_intrinsics
+from mono_depth_ros.core.inference import frames_to_tensor
 from mono_depth_ros.runtime.pipeline import DepthPipeline
 from mono_depth_ros.sim.dataset import make_sequence
 import numpy as np
@@ -89,6 +93,40 @@ def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch
             'messages': build is not None, 'outputs': outputs}
 
 
+def _per_frame(fn, repeat: int) -> float:
+    """Milliseconds per call of ``fn`` after a warm-up."""
+    for _ in range(5):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - t0) / repeat * 1e3
+
+
+@torch.no_grad()
+def split(weights: str, frames, intrinsics, repeat: int, backend: str) -> dict:
+    """Milliseconds of one frame's parts at one thread (see the module docstring)."""
+    torch.set_num_threads(1)
+    pipeline = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=1)
+    counter = iter(range(10 ** 9))
+    total = _per_frame(lambda: pipeline.process(frames[next(counter) % len(frames)],
+                                                next(counter), intrinsics), repeat)
+    image = frames_to_tensor([frames[0]], pipeline.size)
+    k = resize_intrinsics(intrinsics, frames[0].shape[:2], pipeline.size)
+    depth, _ = pipeline._infer(image)
+    sample = (depth[..., None] * pipeline._rays_for(k))[::pipeline.scale_stride,
+                                                         ::pipeline.scale_stride]
+    sample = sample.reshape(-1, 3).astype(np.float64)
+    parts = {
+        'resize': _per_frame(lambda: frames_to_tensor([frames[0]], pipeline.size), repeat),
+        'networks': _per_frame(lambda: pipeline._infer(image), repeat),
+        'ground fit': _per_frame(lambda: pipeline.scale.update(sample), repeat)
+        / pipeline.scale_interval,
+    }
+    parts['rest'] = total - sum(parts.values())
+    return {'total': total, **parts}
+
+
 def main(argv=None) -> None:
     """Render frames once, time every weights file and backend, print the table."""
     from mono_depth_ros.weights import default_weights
@@ -128,6 +166,13 @@ def main(argv=None) -> None:
                 ratio = rows['onnxruntime', threads]['fps'] / rows['torch', threads]['fps']
                 print(f'{threads} thread(s): onnxruntime / torch pipeline rate {ratio:.2f} '
                       f'({"onnxruntime" if ratio > 1 else "torch"} is faster)')
+    print('\none frame at one thread, ms (the networks with their window and conversions; '
+          'the ground fit per frame at its interval; the rest by difference):')
+    for weights in args.weights:
+        for backend in args.backends:
+            parts = split(weights, frames, seq.intrinsics, args.repeat, backend)
+            print(f'{weights[-27:]:<28}{backend:>12}  '
+                  + '  '.join(f'{name} {value:.2f}' for name, value in parts.items()))
 
 
 if __name__ == '__main__':

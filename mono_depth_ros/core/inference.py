@@ -46,17 +46,19 @@ def frames_to_tensor(frames: Sequence[np.ndarray], size: Tuple[int, int],
 
     ``uint8`` frames of another size are box-filtered by Pillow (training's resize, and
     2-3x faster than torch's area interpolation here); frames of other types (values 0 to
-    255) by torch's area interpolation.
+    255) by torch's area interpolation. The result is contiguous in the usual ``NCHW``
+    layout: a permuted ``(N, H, W, 3)`` array would be channels-last, which made the depth
+    network 1.5x slower on this CPU.
     """
     h, w = (int(v) for v in size)
     arrays = [np.asarray(f) for f in frames]
     if all(a.dtype == np.uint8 for a in arrays):
         arrays = [a if a.shape[:2] == (h, w) else
                   np.asarray(Image.fromarray(a).resize((w, h), Image.BOX)) for a in arrays]
-        batch = torch.from_numpy(np.stack(arrays)).to(device)
-        return batch.permute(0, 3, 1, 2).float().div_(255.0)
-    batch = torch.from_numpy(np.stack(arrays)).to(device).permute(0, 3, 1, 2).float()
-    batch = batch.div_(255.0)
+        batch = torch.from_numpy(np.stack(arrays)).to(device).permute(0, 3, 1, 2)
+        return batch.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
+    batch = torch.from_numpy(np.stack(arrays)).to(device).permute(0, 3, 1, 2)
+    batch = batch.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
     if tuple(batch.shape[-2:]) != (h, w):
         batch = F.interpolate(batch, size=(h, w), mode='area')
     return batch
