@@ -50,9 +50,12 @@ class ChainedOdometry:
         Returns ``odom_T_camera`` ``(4, 4)`` of the new frame (a copy).
         """
         if next_T_prev is not None:
-            motion = np.array(next_T_prev, dtype=np.float64)
-            motion[:3, 3] *= scale
-            self.pose = self.pose @ np.linalg.inv(motion)
+            motion = np.asarray(next_T_prev, dtype=np.float64)
+            # prev_T_next of a rigid motion in closed form (R^T, -R^T s t): no general inverse.
+            inverse = np.eye(4)
+            inverse[:3, :3] = motion[:3, :3].T
+            inverse[:3, 3] = -(motion[:3, :3].T @ motion[:3, 3]) * scale
+            self.pose = self.pose @ inverse
         self.last_stamp = stamp_ns
         return self.pose.copy()
 
