@@ -26,7 +26,10 @@ share of per-pixel variance of normalised log depth that one fixed map explains 
 same map whatever the scene), and for the chained ego-motion the rotation gain (1 is right),
 the frame-to-frame rotation error and the 5-frame ATE. Writes ``results.json`` and
 ``depth.png`` (one frame per sequence: truth, then each weights file) to ``--out``. A
-``ground truth`` row gives the fixed-map share of the true depth, for scale.
+``ground truth`` row gives the fixed-map share of the true depth, for scale, and
+``content_corr`` correlates what changes from frame to frame in the predicted and the true
+depth (:func:`~mono_depth_ros.evaluation.depth.content_correlation`: 0 for one fixed map,
+1 for a perfect network).
 """
 
 import argparse
@@ -36,7 +39,8 @@ from typing import Dict, List
 
 from mono_depth_ros.core.inference import pairwise_motions, predict_depths
 from mono_depth_ros.core.weights import load_networks
-from mono_depth_ros.evaluation.depth import evaluate_depths, fixed_map_share, log_correlation
+from mono_depth_ros.evaluation.depth import (content_correlation, evaluate_depths,
+                                             fixed_map_share, log_correlation)
 from mono_depth_ros.evaluation.plots import save_depth_grid
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
 from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence, RenderedSequence
@@ -137,13 +141,14 @@ def score(weights: str, seq: RenderedSequence) -> Dict:
             'log_corr': float(np.mean([log_correlation(g, p)
                                        for g, p in zip(seq.depths, depths)])),
             'fixed_map_share': fixed_map_share(depths),
+            'content_corr': content_correlation(seq.depths, depths),
             'rotation_gain': trajectory['rotation_gain'],
             'rotation_error_deg': trajectory['rotation_error_deg'],
             'ate': trajectory['ate_mean'], 'depths': depths}
 
 
-COLUMNS = ('abs_rel', 'a1', 'log_corr', 'fixed_map_share', 'rotation_gain',
-           'rotation_error_deg', 'ate')
+COLUMNS = ('abs_rel', 'a1', 'log_corr', 'fixed_map_share', 'content_corr',
+           'rotation_gain', 'rotation_error_deg', 'ate')
 
 
 def main(argv=None) -> None:

@@ -29,8 +29,8 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['DEPTH_METRICS', 'depth_metrics', 'evaluate_depths', 'fixed_map_share',
-           'garg_crop_mask', 'log_correlation', 'resize_depth']
+__all__ = ['DEPTH_METRICS', 'content_correlation', 'depth_metrics', 'evaluate_depths',
+           'fixed_map_share', 'garg_crop_mask', 'log_correlation', 'resize_depth']
 
 DEPTH_METRICS = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3')
 
@@ -149,6 +149,39 @@ def fixed_map_share(depths: Sequence[np.ndarray]) -> float:
     if total == 0:
         return 1.0
     return 1.0 - float(((x - x.mean(0)) ** 2).sum()) / total
+
+
+def content_correlation(gts: Sequence[np.ndarray], preds: Sequence[np.ndarray],
+                        max_depth: float = 80.0) -> float:
+    """Correlation of what changes from frame to frame in predicted and in true depth.
+
+    Both sequences of maps are taken as normalised log depth (each map's mean removed; the
+    truth capped at ``max_depth`` so that the sky counts); from each map the sequence's mean
+    map is subtracted, leaving what is particular to that frame, and the two sets of
+    deviations are correlated over the pixels valid in every map. A network that draws one
+    fixed map scores 0 whatever that map is, a perfect one 1, and one whose frames follow
+    other frames of the scene about 0. Unlike :func:`fixed_map_share`, it does not depend on
+    how much a scene's depth itself changes along the path (a street seen from a car is
+    largely the same layout in every frame, so its true depth has a high fixed-map share).
+    """
+    gts = [np.minimum(np.asarray(g, dtype=np.float64), max_depth) for g in gts]
+    preds = [np.asarray(p, dtype=np.float64) for p in preds]
+    if len(gts) < 2 or len(gts) != len(preds) or any(g.shape != gts[0].shape for g in gts):
+        raise ValueError('need at least two true maps of one shape and one prediction each')
+    preds = [p if p.shape == g.shape else resize_depth(p, g.shape) for g, p in zip(gts, preds)]
+    valid = np.logical_and.reduce([np.isfinite(m) & (m > 0) for m in gts + preds])
+    if valid.sum() < 2:
+        raise ValueError('no pixel is valid in every map')
+    x = np.stack([_normalised_log(p, valid)[valid] for p in preds])
+    y = np.stack([_normalised_log(g, valid)[valid] for g in gts])
+    dx, dy = x - x.mean(0), y - y.mean(0)
+    truth_energy, pred_energy = float((dy ** 2).sum()), float((dx ** 2).sum())
+    tiny = 1e-20  # of the maps' own energy: identical maps up to rounding
+    if truth_energy <= tiny * float((y ** 2).sum()):
+        raise ValueError('the true depth is the same in every frame: nothing to follow')
+    if pred_energy <= tiny * float((x ** 2).sum()):
+        return 0.0
+    return float((dx * dy).sum() / np.sqrt(truth_energy * pred_energy))
 
 
 def log_correlation(gt: np.ndarray, pred: np.ndarray, max_depth: float = 80.0) -> float:

@@ -17,7 +17,8 @@
 
 import math
 
-from mono_depth_ros.evaluation.depth import (depth_metrics, evaluate_depths, fixed_map_share,
+from mono_depth_ros.evaluation.depth import (content_correlation, depth_metrics,
+                                             evaluate_depths, fixed_map_share,
                                              garg_crop_mask, log_correlation)
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,
@@ -176,6 +177,29 @@ def test_fixed_map_share_closed_forms():
     assert fixed_map_share([np.exp(x + p), np.exp(p - x)]) == pytest.approx(expect)
     with pytest.raises(ValueError, match='at least two'):
         fixed_map_share([prior])
+
+
+def test_content_correlation_closed_forms_and_numpy():
+    rng = np.random.default_rng(4)
+    layout = rng.normal(size=(8, 12))  # what every frame shares
+    frames = [np.exp(layout + 0.3 * rng.normal(size=(8, 12))) for _ in range(6)]
+    # The truth at another scale per frame follows it exactly; one fixed map not at all,
+    # even the truth's own mean map, which a fixed-map share would call a perfect prior.
+    assert content_correlation(frames, [f * s for f, s in zip(frames, range(1, 7))]) \
+        == pytest.approx(1.0)
+    assert content_correlation(frames, [np.exp(layout)] * 6) == 0.0
+    # The frames of the sequence reversed (same scene, wrong moments): about 0 or below.
+    assert content_correlation(frames, frames[::-1]) < 0.3
+    # Against numpy: the correlation of the stacked deviations from the mean map.
+    preds = [f * np.exp(0.2 * rng.normal(size=(8, 12))) for f in frames]
+    x = np.stack([np.log(p) - np.log(p).mean() for p in preds])
+    y = np.stack([np.log(f) - np.log(f).mean() for f in frames])
+    expect = np.corrcoef((x - x.mean(0)).ravel(), (y - y.mean(0)).ravel())[0, 1]
+    assert content_correlation(frames, preds) == pytest.approx(expect, rel=1e-9)
+    with pytest.raises(ValueError, match='same in every frame'):
+        content_correlation([frames[0]] * 3, frames[:3])
+    with pytest.raises(ValueError, match='at least two'):
+        content_correlation(frames[:1], frames[:1])
 
 
 def test_log_correlation_is_scale_free():
