@@ -101,6 +101,9 @@ class DepthNode(Node):
             self.get_logger().info('online fine-tuning on')
         self.intrinsics: Optional[np.ndarray] = None
         self.info_size = None
+        # The latest image that came before any camera_info (the two topics race at start):
+        # it is processed as soon as the intrinsics arrive instead of being lost.
+        self._waiting = None
         self._last_odom = None  # (stamp ns, pose) of the previous published frame
         self._static_sent = None  # (parent, child, pose) last put on /tf_static
         self._online_seen = (0, 0, 0)
@@ -140,6 +143,9 @@ class DepthNode(Node):
             self.fault('camera_info', f'{err}; message ignored')
             return
         self.intrinsics, self.info_size = k, (msg.height, msg.width)
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            self._on_image(waiting, counted=True)
 
     def _on_reset(self, request, response):
         self.pipeline.reset()
@@ -176,14 +182,20 @@ class DepthNode(Node):
             return compressed_to_rgb(msg, max_pixels=limit)
         return rgb_from_message(msg, max_pixels=limit)
 
-    def _on_image(self, msg) -> None:
+    def _on_image(self, msg, counted: bool = False) -> None:
         t0 = time.perf_counter()
-        self.stats.received()
+        if not counted:
+            self.stats.received()
         try:
             rgb = self._decode(msg)
             k = self._frame_intrinsics(*rgb.shape[:2])
             result = self.pipeline.process(rgb, stamp_to_ns(msg.header.stamp), k)
         except (DataError, FrameRejected) as err:
+            if err.kind == 'no_intrinsics':
+                self._waiting = msg  # the newest one only: older ones are stale
+                self.fault(err.kind, f'{err}: the frame waits for camera_info (only the '
+                           'latest such frame is kept)')
+                return
             self.fault(err.kind, f'skipped a frame: {err}')
             return
         except (ValueError, RuntimeError) as err:  # torch or numpy on unforeseen input

@@ -82,22 +82,25 @@ def test_outputs_for_every_encoding(harness):
 
 def test_bad_input_never_kills_the_node(harness):
     """Unsupported encodings, truncated data, bad steps, no camera_info: skipped frames."""
-    assert not harness.send(_image(), sec=1, wait=0.5)  # no camera_info yet: skipped
+    assert not harness.send(_image(seed=1), sec=1, wait=0.5)  # no camera_info: it waits,
+    assert not harness.send(_image(seed=2), sec=2, wait=0.5)  # replaced by a newer one,
     harness.send_info()
-    harness.spin(0.3)
+    harness.spin(0.5)
+    # which goes out once camera_info arrives (the older one is dropped, not queued).
+    assert [d.header.stamp.sec for d in harness.got['depth']] == [2]
     bad = _image()
     bad.encoding = 'yuv422'
-    assert not harness.send(bad, sec=2, wait=0.5)
+    assert not harness.send(bad, sec=3, wait=0.5)
     short = _image()
     short.data = bytes(short.data)[:100]
-    assert not harness.send(short, sec=3, wait=0.5)
+    assert not harness.send(short, sec=4, wait=0.5)
     wrong_step = _image()
     wrong_step.step = 10
-    assert not harness.send(wrong_step, sec=4, wait=0.5)
+    assert not harness.send(wrong_step, sec=5, wait=0.5)
     empty = _image()
     empty.height, empty.width, empty.step, empty.data = 0, 0, 0, b''
-    assert not harness.send(empty, sec=5, wait=0.5)
-    assert harness.send(_image(), sec=6)  # and the node still works
+    assert not harness.send(empty, sec=6, wait=0.5)
+    assert harness.send(_image(), sec=7)  # and the node still works
 
 
 def test_odometry_resets_on_time_jump_and_service(harness):
