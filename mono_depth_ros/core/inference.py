@@ -55,11 +55,9 @@ def frames_to_tensor(frames: Sequence[np.ndarray], size: Tuple[int, int],
     if all(a.dtype == np.uint8 for a in arrays):
         arrays = [a if a.shape[:2] == (h, w) else
                   np.asarray(Image.fromarray(a).resize((w, h), Image.BOX)) for a in arrays]
-        batch = torch.from_numpy(np.stack(arrays)).to(device).permute(0, 3, 1, 2)
-        return batch.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
     batch = torch.from_numpy(np.stack(arrays)).to(device).permute(0, 3, 1, 2)
     batch = batch.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
-    if tuple(batch.shape[-2:]) != (h, w):
+    if tuple(batch.shape[-2:]) != (h, w):  # uint8 frames are at size already
         batch = F.interpolate(batch, size=(h, w), mode='area')
     return batch
 

@@ -50,8 +50,6 @@ def _run(target: str) -> None:
         signal.signal(signal.SIGINT, _quit_while_importing)
     try:
         entry = getattr(importlib.import_module(module), name)
-    except KeyboardInterrupt:  # raised before the handler above was installed
-        sys.exit(0)
     finally:
         if previous is not signal.SIG_IGN:
             signal.signal(signal.SIGINT, previous)
