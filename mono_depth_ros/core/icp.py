@@ -102,13 +102,16 @@ def kabsch(source: torch.Tensor, target: torch.Tensor,
         weights = torch.ones(source.shape[:2], dtype=source.dtype, device=source.device)
     check_shape(weights, tuple(source.shape[:2]), 'weights')
     w = weights.to(source.dtype)
+    # Weighted sums as batched products (one pass over the points each) rather than
+    # centred copies of both clouds: the step's cost is memory traffic over B * N points.
     total = w.sum(1, keepdim=True)
     safe_total = total.clamp(min=torch.finfo(source.dtype).tiny)
-    src_mean = (w[..., None] * source).sum(1) / safe_total
-    dst_mean = (w[..., None] * target).sum(1) / safe_total
-    src_c = source - src_mean[:, None]
-    dst_c = target - dst_mean[:, None]
-    cov = (w[..., None] * src_c).transpose(1, 2) @ dst_c  # (B, 3, 3)
+    weighted = w[..., None] * source
+    src_mean = weighted.sum(1) / safe_total
+    dst_mean = torch.bmm(w[:, None, :], target)[:, 0] / safe_total
+    # sum_i w_i (s_i - s)(d_i - d)^T = sum_i w_i s_i d_i^T - W s d^T
+    cov = (weighted.transpose(1, 2) @ target
+           - total[..., None] * src_mean[:, :, None] * dst_mean[:, None, :])  # (B, 3, 3)
     u, _, vh = torch.linalg.svd(cov)
     v = vh.transpose(1, 2)
     det = torch.linalg.det(v @ u.transpose(1, 2))
@@ -260,6 +263,8 @@ class _Association:
                                                 self.image_size, self.source_valid,
                                                 self.target_valid, self.window)
         matched = torch.gather(self.target, 1, index[..., None].expand(-1, -1, 3))
+        if self.max_distance is None and self.trim_fraction >= 1.0:
+            return matched, found
         dist = (matched - points).norm(dim=-1)
         if self.max_distance is not None:
             found = found & (dist <= self.max_distance)

@@ -321,6 +321,10 @@ def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
         usable = usable & query_valid
     u = torch.where(usable, u, torch.zeros_like(u)).long()
     v = torch.where(usable, v, torch.zeros_like(v)).long()
+    if window == 1:  # the projected pixel is the only candidate: no distances to compare
+        index = v * w + u
+        found = usable & torch.gather(reference_valid, 1, index)
+        return torch.where(found, index, torch.zeros_like(index)), found
     cand, inside = _window_candidates(u, v, image_size, window)  # (B, N, K) each
     b, n, kk = cand.shape
     flat = cand.reshape(b, n * kk)

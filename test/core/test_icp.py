@@ -203,6 +203,48 @@ def test_projective_association_converges_near_the_solution(organised_cloud):
     assert err[0, :3, 3].norm().item() < 0.02
 
 
+def _projective_reference(query, reference, k, size, query_valid, reference_valid, window):
+    """Per point in plain Python: project, round, nearest valid point in the window."""
+    h, w = size
+    index, found = np.zeros(len(query), int), np.zeros(len(query), bool)
+    for i, (p, ok) in enumerate(zip(query, query_valid)):
+        x, y, z = k @ p
+        if not ok or not z > 1e-3:
+            continue
+        u, v = round(x / z), round(y / z)
+        if not (0 <= u <= w - 1 and 0 <= v <= h - 1):
+            continue
+        best = np.inf
+        r = window // 2
+        for vv in range(max(v - r, 0), min(v + r, h - 1) + 1):
+            for uu in range(max(u - r, 0), min(u + r, w - 1) + 1):
+                j = vv * w + uu
+                d = ((reference[j] - p) ** 2).sum()
+                if reference_valid[j] and d < best:
+                    best, index[i], found[i] = d, j, True
+    return index, found
+
+
+@pytest.mark.parametrize('window', [1, 3])
+def test_projective_association_matches_a_per_point_reference(organised_cloud, window):
+    depth, k = organised_cloud
+    target = _cloud(organised_cloud)
+    size = tuple(depth.shape[-2:])
+    g = torch.Generator().manual_seed(11)
+    query = transform_points(pose_vec_to_mat(rigid(3.0, 0.3)), target)
+    query = query + 0.02 * torch.randn(query.shape, generator=g, dtype=query.dtype)
+    query_valid = torch.rand(query.shape[:2], generator=g) > 0.2
+    target_valid = torch.rand(target.shape[:2], generator=g) > 0.3
+    index, found = projective_neighbors(query, target, k[None], size, query_valid,
+                                        target_valid, window)
+    ref_index, ref_found = _projective_reference(
+        query[0].numpy(), target[0].numpy(), k.numpy(), size, query_valid[0].numpy(),
+        target_valid[0].numpy(), window)
+    assert 0.3 < ref_found.mean() < 0.95  # some matched, some outside or invalid
+    assert np.array_equal(found[0].numpy(), ref_found)
+    assert np.array_equal(index[0].numpy()[ref_found], ref_index[ref_found])
+
+
 def test_invalid_points_never_correspond(organised_cloud):
     depth, k = organised_cloud
     target = _cloud(organised_cloud)
