@@ -96,7 +96,8 @@ class DepthNode(Node):
             from mono_depth_ros.runtime.online import OnlineTrainer
             self.online = OnlineTrainer(self.pipeline.slot, self.pipeline.metadata,
                                         c.online_save_path or None, c.online_buffer,
-                                        lr=c.online_lr, duty=c.online_duty)
+                                        lr=c.online_lr, duty=c.online_duty,
+                                        adapt_batch_norm=c.online_adapt_batch_norm)
             self.online.start()
             self.get_logger().info('online fine-tuning on')
         self.intrinsics: Optional[np.ndarray] = None

@@ -66,13 +66,18 @@ class OnlineTrainer:
         loss: the loss configuration (default: the one in the weights' metadata, with
             projective ICP association for speed).
         seed: random seed of snippet sampling.
+        adapt_batch_norm: let training steps update the batch-norm running statistics
+            (``False``, the default, keeps the offline ones: a few snippets of one place
+            estimate them badly, and with them re-estimated the photometric error on frames
+            the copy never trained on rose; see ``test/runtime/test_online.py``).
 
     """
 
     def __init__(self, slot: NetworkSlot, metadata: Mapping[str, Any],
                  save_path: Optional[str] = None, buffer_size: int = 30, batch_size: int = 2,
                  lr: float = 1e-4, swap_every: int = 10, diverge_ratio: float = 1.5,
-                 duty: float = 0.5, loss: Optional[LossConfig] = None, seed: int = 0) -> None:
+                 duty: float = 0.5, loss: Optional[LossConfig] = None, seed: int = 0,
+                 adapt_batch_norm: bool = False) -> None:
         """Copy the networks and prepare the optimiser; call :meth:`start` to run."""
         if not 0 < duty <= 1:
             raise ValueError(f'duty must be in (0, 1], got {duty}')
@@ -85,6 +90,7 @@ class OnlineTrainer:
         self.swap_every = swap_every
         self.diverge_ratio = diverge_ratio
         self.duty = duty
+        self.adapt_batch_norm = adapt_batch_norm
         trained = self.metadata.get('training', {}).get('loss', {})
         self.loss = loss or from_dict(LossConfig, {**trained, 'icp_association': 'projective'},
                                       'loss')
@@ -151,8 +157,7 @@ class OnlineTrainer:
         batch = self._snippets()
         if batch is None:
             return None
-        self.depth_net.train()
-        self.ego_net.train()
+        self._train_mode()
         result = train_step(self.depth_net, self.ego_net, self.optimiser, *batch, self.loss)
         record: Dict[str, Any] = {'step': self.steps,
                                   'loss': float(result.terms['total'].detach())}
@@ -161,6 +166,15 @@ class OnlineTrainer:
             record['decision'] = self._decide()
         self.history.append(record)
         return record
+
+    def _train_mode(self) -> None:
+        """Training mode, with batch norm on its running statistics unless it adapts them."""
+        for net in (self.depth_net, self.ego_net):
+            net.train()
+            if not self.adapt_batch_norm:
+                for module in net.modules():
+                    if isinstance(module, torch.nn.BatchNorm2d):
+                        module.eval()
 
     def _decide(self) -> str:
         """Swap the copy in if it beats the weights in use on the newest snippets."""
