@@ -45,8 +45,9 @@ import math
 from typing import Optional, Tuple
 
 from mono_depth_ros.core.checks import check_shape
-from mono_depth_ros.core.geometry import mat_to_pose_vec, transform_points
-from mono_depth_ros.core.neighbours import NearestIndex, projective_neighbors
+from mono_depth_ros.core.geometry import mat_to_pose_vec
+from mono_depth_ros.core.neighbours import (NearestIndex, projected_pixels,
+                                            projective_neighbors)
 import torch
 
 __all__ = [
@@ -97,20 +98,28 @@ def kabsch(source: torch.Tensor, target: torch.Tensor,
     """
     check_shape(source, ('B', 'N', 3), 'source')
     check_shape(target, tuple(source.shape), 'target')
-    b = source.shape[0]
     if weights is None:
         weights = torch.ones(source.shape[:2], dtype=source.dtype, device=source.device)
     check_shape(weights, tuple(source.shape[:2]), 'weights')
+    return _kabsch_planar(source.transpose(1, 2), target.transpose(1, 2), weights)
+
+
+def _kabsch_planar(source: torch.Tensor, target: torch.Tensor,
+                   weights: torch.Tensor) -> torch.Tensor:
+    """:func:`kabsch` of planar clouds ``(B, 3, N)`` (x, y and z each contiguous).
+
+    The weighted sums are batched products (one pass over the points each) rather than
+    centred copies of both clouds: ICP's cost is memory traffic over ``B * N`` points.
+    """
+    b = source.shape[0]
     w = weights.to(source.dtype)
-    # Weighted sums as batched products (one pass over the points each) rather than
-    # centred copies of both clouds: the step's cost is memory traffic over B * N points.
     total = w.sum(1, keepdim=True)
     safe_total = total.clamp(min=torch.finfo(source.dtype).tiny)
-    weighted = w[..., None] * source
-    src_mean = weighted.sum(1) / safe_total
-    dst_mean = torch.bmm(w[:, None, :], target)[:, 0] / safe_total
+    weighted = source * w[:, None, :]
+    src_mean = weighted.sum(2) / safe_total
+    dst_mean = torch.bmm(target, w[:, :, None])[..., 0] / safe_total
     # sum_i w_i (s_i - s)(d_i - d)^T = sum_i w_i s_i d_i^T - W s d^T
-    cov = (weighted.transpose(1, 2) @ target
+    cov = (weighted @ target.transpose(1, 2)
            - total[..., None] * src_mean[:, :, None] * dst_mean[:, None, :])  # (B, 3, 3)
     u, _, vh = torch.linalg.svd(cov)
     v = vh.transpose(1, 2)
@@ -174,31 +183,43 @@ def icp(source: torch.Tensor, target: torch.Tensor,
     with torch.no_grad():
         source, target = source.detach(), target.detach()
         source_valid, target_valid = _valid_masks(source, target, source_valid, target_valid)
+        # ICP runs on planar clouds (B, 3, N): every per-point step reads x, y and z as
+        # contiguous rows instead of strided columns.
         associate = _Association(
-            torch.where(target_valid[..., None], target, torch.zeros_like(target)),
+            _planar(torch.where(target_valid[..., None], target, torch.zeros_like(target))),
             source_valid, target_valid, association, intrinsics, image_size, chunk_size,
             window, max_correspondence_distance, trim_fraction, nearest_method)
-        source = torch.where(source_valid[..., None], source, torch.zeros_like(source))
+        source = _planar(torch.where(source_valid[..., None], source, torch.zeros_like(source)))
         total, current = _iterate(source, associate, iterations, tolerance)
         matched, found = associate(current)
-        residual = torch.where(found[..., None], matched - current,
-                               torch.zeros_like(current))
+        residual = torch.where(found[:, None], matched - current,
+                               torch.zeros_like(current)).transpose(1, 2)
         count = found.sum(1).clamp(min=1).to(source.dtype)
         rmse = torch.sqrt((residual ** 2).sum((1, 2)) / count)
     return ICPResult(transform=total, residual=residual, matched=found, rmse=rmse)
 
 
+def _planar(points: torch.Tensor) -> torch.Tensor:
+    """``(B, N, 3)`` -> contiguous ``(B, 3, N)``."""
+    return points.transpose(1, 2).contiguous()
+
+
+def _moved(transform: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Planar points ``(B, 3, N)`` moved by ``(B, 4, 4)`` transforms: ``R p + t``."""
+    return torch.baddbmm(transform[:, :3, 3:], transform[:, :3, :3], points)
+
+
 def _iterate(source: torch.Tensor, associate: '_Association', iterations: int,
              tolerance: Optional[float]) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Run ICP's iterations; return the total transform ``(B, 4, 4)`` and the moved cloud."""
+    """Run ICP's iterations on a planar source; return the total transform and moved cloud."""
     eye = torch.eye(4, dtype=source.dtype, device=source.device)
     total = eye.repeat(source.shape[0], 1, 1)
     current = source
     for _ in range(iterations):
         matched, found = associate(current)
-        step = kabsch(current, matched, found.to(source.dtype))
+        step = _kabsch_planar(current, matched, found)
         total = step @ total
-        current = transform_points(total, source)
+        current = _moved(total, source)
         if tolerance is not None and float((step - eye).abs().amax()) <= tolerance:
             break
     return total, current
@@ -251,21 +272,25 @@ class _Association:
 
     def __post_init__(self) -> None:
         """Build the exact search once: the target stays put while the source moves."""
-        self.index = (NearestIndex(self.target, self.target_valid, self.nearest_method,
-                                   self.chunk_size) if self.mode == 'nearest' else None)
+        self.index = (NearestIndex(self.target.transpose(1, 2), self.target_valid,
+                                   self.nearest_method, self.chunk_size)
+                      if self.mode == 'nearest' else None)
 
     def __call__(self, points: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(matched target points (B, N, 3), found (B, N))``."""
+        """Planar points ``(B, 3, N)`` -> ``(matched target points (B, 3, N), found (B, N))``."""
         if self.index is not None:
-            index, found = self.index(points, self.source_valid)
+            index, found = self.index(points.transpose(1, 2).contiguous(), self.source_valid)
+        elif self.window == 1:
+            index, found = projected_pixels(points, self.intrinsics, self.image_size,
+                                            self.source_valid, self.target_valid)
         else:
-            index, found = projective_neighbors(points, self.target, self.intrinsics,
-                                                self.image_size, self.source_valid,
-                                                self.target_valid, self.window)
-        matched = torch.gather(self.target, 1, index[..., None].expand(-1, -1, 3))
+            index, found = projective_neighbors(
+                points.transpose(1, 2), self.target.transpose(1, 2), self.intrinsics,
+                self.image_size, self.source_valid, self.target_valid, self.window)
+        matched = torch.gather(self.target, 2, index[:, None].expand(-1, 3, -1))
         if self.max_distance is None and self.trim_fraction >= 1.0:
             return matched, found
-        dist = (matched - points).norm(dim=-1)
+        dist = (matched - points).norm(dim=1)
         if self.max_distance is not None:
             found = found & (dist <= self.max_distance)
         if self.trim_fraction < 1.0:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 __all__ = ['NEAREST_METHODS', 'NearestIndex', 'PARALLEL_QUERY', 'nearest_neighbors',
-           'projective_neighbors']
+           'projected_pixels', 'projective_neighbors']
 
 #: exact nearest-neighbour searches; ``'auto'`` is ``'kdtree'`` on the CPU, ``'brute'`` on CUDA
 NEAREST_METHODS = ('auto', 'kdtree', 'brute', 'grid')
@@ -311,6 +311,9 @@ def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
     if reference_valid is None:
         reference_valid = torch.ones(reference.shape[:2], dtype=torch.bool,
                                      device=reference.device)
+    if window == 1:  # the projected pixel is the only candidate: no distances to compare
+        return projected_pixels(query.transpose(1, 2), intrinsics, image_size, query_valid,
+                                reference_valid)
     image = query @ intrinsics.transpose(1, 2)
     z = image[..., 2]
     safe_z = z.clamp(min=1e-3)
@@ -321,10 +324,6 @@ def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
         usable = usable & query_valid
     u = torch.where(usable, u, torch.zeros_like(u)).long()
     v = torch.where(usable, v, torch.zeros_like(v)).long()
-    if window == 1:  # the projected pixel is the only candidate: no distances to compare
-        index = v * w + u
-        found = usable & torch.gather(reference_valid, 1, index)
-        return torch.where(found, index, torch.zeros_like(index)), found
     cand, inside = _window_candidates(u, v, image_size, window)  # (B, N, K) each
     b, n, kk = cand.shape
     flat = cand.reshape(b, n * kk)
@@ -336,6 +335,27 @@ def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
     best, arg = dist.min(dim=2)
     index = torch.gather(cand, 2, arg[..., None])[..., 0]
     found = torch.isfinite(best)
+    return torch.where(found, index, torch.zeros_like(index)), found
+
+
+def projected_pixels(points: torch.Tensor, intrinsics: torch.Tensor,
+                     image_size: Tuple[int, int], query_valid: Optional[torch.Tensor],
+                     reference_valid: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`projective_neighbors` with ``window=1`` on planar points ``(B, 3, N)``.
+
+    The pixel each point projects to is its only candidate, so no distances are compared;
+    x, y and z are contiguous rows (ICP keeps its clouds planar). Returns ``(index, found)``.
+    """
+    h, w = image_size
+    x, y, z = torch.bmm(intrinsics, points).unbind(1)
+    safe_z = z.clamp(min=1e-3)
+    u = torch.round(x / safe_z)
+    v = torch.round(y / safe_z)
+    usable = (z > 1e-3) & (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1)
+    if query_valid is not None:
+        usable = usable & query_valid
+    index = torch.where(usable, v * w + u, torch.zeros_like(u)).long()
+    found = usable & torch.gather(reference_valid, 1, index)
     return torch.where(found, index, torch.zeros_like(index)), found
 
 
