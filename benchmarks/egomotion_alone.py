@@ -36,7 +36,7 @@ import math
 from pathlib import Path
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mono_depth_ros.core.camera import flip_intrinsics
 from mono_depth_ros.core.config import LossConfig
@@ -121,15 +121,19 @@ def held_out_rotation(net: EgoMotionNet, seqs: List[RenderedSequence], size) -> 
 
 
 #: rotation gains at which ``--sweep`` evaluates the loss
-SWEEP_GAINS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, -1.0)
+SWEEP_GAINS = (0.0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, -1.0)
 
 
 def loss_along_rotation_gain(seq: RenderedSequence, size, loss_config: LossConfig,
-                             gains=SWEEP_GAINS) -> List[float]:
-    """Return the loss with true depth and true motion whose rotation is scaled by each gain.
+                             gains=SWEEP_GAINS, depth_net=None) -> List[float]:
+    """Return the loss with true motion whose rotation is scaled by each gain.
 
-    If the loss is lowest away from gain 1, the loss itself (masks, resolution, minimum
-    reprojection) biases what any network can learn; at gain 1 it does not.
+    The depth is the true one, or with ``depth_net`` that network's disparity pyramid, each
+    frame scaled so that its median depth is the true median (so the true translation fits
+    it). With true depth: if the loss is lowest away from gain 1, the loss itself (masks,
+    resolution, minimum reprojection) biases what any network can learn. With a depth
+    network's depth: if it is lowest below 1, that depth's errors pull the rotation which
+    joint training can reach below the truth.
     """
     from mono_depth_ros.core.geometry import mat_to_pose_vec
 
@@ -137,7 +141,8 @@ def loss_along_rotation_gain(seq: RenderedSequence, size, loss_config: LossConfi
     poses = torch.from_numpy(seq.poses)
     vec = mat_to_pose_vec(torch.linalg.inv(poses[1:]) @ poses[:-1]).float()  # next_T_prev
     true = torch.stack([vec[s:s + 2] for s in range(len(data['images']))])
-    disp = _disparity_pyramid(data['depths'])
+    disp = (_disparity_pyramid(data['depths']) if depth_net is None
+            else _predicted_pyramid(depth_net, data['images'], data['depths']))
     out = []
     for gain in gains:
         motion = true.clone()
@@ -146,6 +151,19 @@ def loss_along_rotation_gain(seq: RenderedSequence, size, loss_config: LossConfi
             out.append(float(vid2depth_loss(data['images'], data['intrinsics'], disp, motion,
                                             loss_config)['total']))
     return out
+
+
+@torch.no_grad()
+def _predicted_pyramid(depth_net, images: torch.Tensor, depths: torch.Tensor
+                       ) -> List[torch.Tensor]:
+    """A depth network's disparity pyramid ``(B, S, 1, h, w)``, median-scaled to the truth."""
+    depth_net.eval()
+    b, s = images.shape[:2]
+    pyramid = depth_net(images.flatten(0, 1))
+    finest = 1.0 / pyramid[0].flatten(1)
+    # depth * k has median equal to the true median: disparity / k at every scale
+    k = depths.flatten(0, 1).flatten(1).median(1).values / finest.median(1).values
+    return [(d / k[:, None, None, None]).reshape(b, s, *d.shape[1:]) for d in pyramid]
 
 
 def train_alone(data: Dict[str, torch.Tensor], test: List[RenderedSequence], size,
@@ -253,13 +271,24 @@ def _parser() -> argparse.ArgumentParser:
                         help='only print the loss along the rotation gain (true depth and '
                         'motion, rotation scaled) for the held-out and four training '
                         'sequences')
+    parser.add_argument('--sweep-weights', default=None,
+                        help="with --sweep: this weights file's depth network gives the depth "
+                        '(median-scaled per frame) instead of the truth')
     return parser
 
 
-def _sweep(seqs, size, loss: str) -> int:
-    print(f'loss ({loss}) at rotation gain ' + ' '.join(f'{g:g}' for g in SWEEP_GAINS))
+def _sweep(seqs, size, loss: str, weights: Optional[str] = None) -> int:
+    depth_net = None
+    if weights:
+        from mono_depth_ros.core.weights import load_networks
+
+        depth_net, _, meta = load_networks(weights)
+        if tuple(meta['input_size']) != tuple(size):
+            raise SystemExit(f'{weights} takes {meta["input_size"]}, not --size {size}')
+    print(f'loss ({loss}, depth: {weights or "true"}) at rotation gain '
+          + ' '.join(f'{g:g}' for g in SWEEP_GAINS))
     for seq in seqs:
-        values = loss_along_rotation_gain(seq, size, LOSSES[loss])
+        values = loss_along_rotation_gain(seq, size, LOSSES[loss], depth_net=depth_net)
         best = SWEEP_GAINS[int(np.argmin(values))]
         print(f'{seq.name:<28}' + ' '.join(f'{v:.4f}' for v in values)
               + f'   lowest at {best:g}')
@@ -280,7 +309,7 @@ def main(argv=None) -> int:
     train_seqs = _render(train_ids, args.frames, size, args.out / 'data')
     test = _render(test_ids, args.frames, size, args.out / 'data')
     if args.sweep:
-        return _sweep(test + train_seqs[:4], size, args.loss)
+        return _sweep(test + train_seqs[:4], size, args.loss, args.sweep_weights)
     data = _snippets(train_seqs, size, args.gaps)
     runs = [train_alone(data, test, size, scale, args.steps, args.lr, args.batch,
                         args.every, args.seed, args.batch_norm == 'on', LOSSES[args.loss],
