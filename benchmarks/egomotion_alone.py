@@ -156,7 +156,7 @@ def loss_along_rotation_gain(seq: RenderedSequence, size, loss_config: LossConfi
 @torch.no_grad()
 def _predicted_pyramid(depth_net, images: torch.Tensor, depths: torch.Tensor
                        ) -> List[torch.Tensor]:
-    """A depth network's disparity pyramid ``(B, S, 1, h, w)``, median-scaled to the truth."""
+    """Return the network's disparities ``(B, S, 1, h, w)`` per scale, median-scaled to truth."""
     depth_net.eval()
     b, s = images.shape[:2]
     pyramid = depth_net(images.flatten(0, 1))

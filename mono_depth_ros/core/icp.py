@@ -183,8 +183,6 @@ def icp(source: torch.Tensor, target: torch.Tensor,
     with torch.no_grad():
         source, target = source.detach(), target.detach()
         source_valid, target_valid = _valid_masks(source, target, source_valid, target_valid)
-        # ICP runs on planar clouds (B, 3, N): every per-point step reads x, y and z as
-        # contiguous rows instead of strided columns.
         associate = _Association(
             _planar(torch.where(target_valid[..., None], target, torch.zeros_like(target))),
             source_valid, target_valid, association, intrinsics, image_size, chunk_size,
@@ -200,7 +198,11 @@ def icp(source: torch.Tensor, target: torch.Tensor,
 
 
 def _planar(points: torch.Tensor) -> torch.Tensor:
-    """``(B, N, 3)`` -> contiguous ``(B, 3, N)``."""
+    """``(B, N, 3)`` -> contiguous ``(B, 3, N)``.
+
+    ICP runs on planar clouds: every per-point step reads x, y and z as contiguous rows
+    instead of strided columns.
+    """
     return points.transpose(1, 2).contiguous()
 
 

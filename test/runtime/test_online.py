@@ -14,18 +14,19 @@
 
 """Online fine-tuning on a scene unlike the training data (no ROS needed).
 
-The shipped weights were trained on rendered streets; here the camera moves through a
-narrow indoor-like hall with other colours and boxes. Fine-tuning on the first frames must
-lower, on later frames it never trained on, both the photometric reconstruction error and
-the depth error against the renderer's exact depth.
+The shipped weights were trained on rendered streets and varied layouts, never this hall:
+the camera moves through a narrow indoor-like hall with other colours and boxes.
+Fine-tuning on the first frames must lower, on later frames it never trained on, the depth
+error against the renderer's exact depth and not raise the photometric reconstruction
+error.
 
 Two camera motions: a wheeled robot weaving gently down the hall (headings within a few
-degrees, as in the training data), where both must fall; and a handheld camera whose yaw
-wanders by up to 0.1 rad per frame. There the shipped ego-motion network still predicts
-only a fraction of the true rotation in this unseen scene (measured in
-``test_handheld_rotation_is_underestimated``); with the previous default weights
-fine-tuning then bent the depth and the depth error rose (a strict expected failure until
-the compact_v2 weights); now it falls on the handheld path too.
+degrees, as in the training data); and a handheld camera whose yaw wanders by up to 0.1 rad
+per frame. There the shipped ego-motion network predicts only about half of the true
+rotation in this unseen scene (gain 0.52 before fine-tuning, asserted to rise in
+``test_handheld_finetuning_lowers_photometric_error_and_turns_more``); with the first
+weights fine-tuning then bent the depth and the depth error rose (a strict expected
+failure until the compact_v2 weights); now it falls on the handheld path too.
 """
 
 import math
