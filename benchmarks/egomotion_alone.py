@@ -42,7 +42,7 @@ from mono_depth_ros.core.camera import flip_intrinsics
 from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.inference import frames_to_tensor, pairwise_motions
 from mono_depth_ros.core.losses import vid2depth_loss
-from mono_depth_ros.core.networks import EgoMotionNet
+from mono_depth_ros.core.networks import disparity_to_depth, EgoMotionNet
 from mono_depth_ros.evaluation.plots import save_curves
 from mono_depth_ros.evaluation.pose import chain_motions, rotation_scores
 from mono_depth_ros.sim.dataset import make_sequence, make_varied_sequence, RenderedSequence
@@ -160,7 +160,7 @@ def _predicted_pyramid(depth_net, images: torch.Tensor, depths: torch.Tensor
     depth_net.eval()
     b, s = images.shape[:2]
     pyramid = depth_net(images.flatten(0, 1))
-    finest = 1.0 / pyramid[0].flatten(1)
+    finest = disparity_to_depth(pyramid[0]).flatten(1)
     # depth * k has median equal to the true median: disparity / k at every scale
     k = depths.flatten(0, 1).flatten(1).median(1).values / finest.median(1).values
     return [(d / k[:, None, None, None]).reshape(b, s, *d.shape[1:]) for d in pyramid]

@@ -46,8 +46,7 @@ from typing import Optional, Tuple
 
 from mono_depth_ros.core.checks import check_shape
 from mono_depth_ros.core.geometry import mat_to_pose_vec
-from mono_depth_ros.core.neighbours import (NearestIndex, projected_pixels,
-                                            projective_neighbors)
+from mono_depth_ros.core.neighbours import NearestIndex, projective_neighbors
 import torch
 
 __all__ = [
@@ -282,10 +281,7 @@ class _Association:
         """Planar points ``(B, 3, N)`` -> ``(matched target points (B, 3, N), found (B, N))``."""
         if self.index is not None:
             index, found = self.index(points.transpose(1, 2).contiguous(), self.source_valid)
-        elif self.window == 1:
-            index, found = projected_pixels(points, self.intrinsics, self.image_size,
-                                            self.source_valid, self.target_valid)
-        else:
+        else:  # a one-pixel window transposes back to these planar rows (views only)
             index, found = projective_neighbors(
                 points.transpose(1, 2), self.target.transpose(1, 2), self.intrinsics,
                 self.image_size, self.source_valid, self.target_valid, self.window)

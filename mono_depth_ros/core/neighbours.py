@@ -314,14 +314,7 @@ def projective_neighbors(query: torch.Tensor, reference: torch.Tensor,
     if window == 1:  # the projected pixel is the only candidate: no distances to compare
         return projected_pixels(query.transpose(1, 2), intrinsics, image_size, query_valid,
                                 reference_valid)
-    image = query @ intrinsics.transpose(1, 2)
-    z = image[..., 2]
-    safe_z = z.clamp(min=1e-3)
-    u = torch.round(image[..., 0] / safe_z)
-    v = torch.round(image[..., 1] / safe_z)
-    usable = (z > 1e-3) & (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1)
-    if query_valid is not None:
-        usable = usable & query_valid
+    u, v, usable = _projected_uv(query.transpose(1, 2), intrinsics, image_size, query_valid)
     u = torch.where(usable, u, torch.zeros_like(u)).long()
     v = torch.where(usable, v, torch.zeros_like(v)).long()
     cand, inside = _window_candidates(u, v, image_size, window)  # (B, N, K) each
@@ -346,6 +339,20 @@ def projected_pixels(points: torch.Tensor, intrinsics: torch.Tensor,
     The pixel each point projects to is its only candidate, so no distances are compared;
     x, y and z are contiguous rows (ICP keeps its clouds planar). Returns ``(index, found)``.
     """
+    u, v, usable = _projected_uv(points, intrinsics, image_size, query_valid)
+    index = torch.where(usable, v * image_size[1] + u, torch.zeros_like(u)).long()
+    found = usable & torch.gather(reference_valid, 1, index)
+    return torch.where(found, index, torch.zeros_like(index)), found
+
+
+def _projected_uv(points: torch.Tensor, intrinsics: torch.Tensor,
+                  image_size: Tuple[int, int], query_valid: Optional[torch.Tensor]
+                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return the rounded pixel ``(u, v)`` (float) of planar points and which are usable.
+
+    Points are ``(B, 3, N)``; usable: in front of the camera, inside the image and (if
+    given) valid queries.
+    """
     h, w = image_size
     x, y, z = torch.bmm(intrinsics, points).unbind(1)
     safe_z = z.clamp(min=1e-3)
@@ -354,9 +361,7 @@ def projected_pixels(points: torch.Tensor, intrinsics: torch.Tensor,
     usable = (z > 1e-3) & (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1)
     if query_valid is not None:
         usable = usable & query_valid
-    index = torch.where(usable, v * w + u, torch.zeros_like(u)).long()
-    found = usable & torch.gather(reference_valid, 1, index)
-    return torch.where(found, index, torch.zeros_like(index)), found
+    return u, v, usable
 
 
 def _window_candidates(u: torch.Tensor, v: torch.Tensor, image_size: Tuple[int, int],
