@@ -24,7 +24,10 @@ weights file on every frame, and prints per sequence: median-scaled abs rel and 
 (whole image, 80 m cap), the mean per-image correlation of log depth with the truth, the
 share of per-pixel variance of normalised log depth that one fixed map explains (1 = the
 same map whatever the scene), and for the chained ego-motion the rotation gain (1 is right),
-the frame-to-frame rotation error and the 5-frame ATE. Writes ``results.json`` and
+the frame-to-frame rotation error and the 5-frame ATE, each also after photometric
+refinement of the motions on the depth network's depth
+(:func:`~mono_depth_ros.core.inference.refined_motions`, default settings: what the node
+publishes with ``pose_refinement_iterations`` at its default). Writes ``results.json`` and
 ``depth.png`` (one frame per sequence: truth, then each weights file) to ``--out``. A
 ``ground truth`` row gives the fixed-map share of the true depth, for scale, and
 ``content_corr`` correlates what changes from frame to frame in the predicted and the true
@@ -37,7 +40,7 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
-from mono_depth_ros.core.inference import pairwise_motions, predict_depths
+from mono_depth_ros.core.inference import pairwise_motions, predict_depths, refined_motions
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.evaluation.depth import (content_correlation, evaluate_depths,
                                              fixed_map_share, log_correlation)
@@ -134,9 +137,11 @@ def score(weights: str, seq: RenderedSequence) -> Dict:
     frames = list(seq.images)
     depths = predict_depths(depth_net, frames, size)
     metrics = evaluate_depths(zip(seq.depths, depths), garg_crop=False)
-    poses = chain_motions(pairwise_motions(ego_net, frames, size,
-                                           meta['model']['seq_length']))
-    trajectory = evaluate_trajectory(np.linalg.inv(seq.poses[0]) @ seq.poses, poses)
+    motions = pairwise_motions(ego_net, frames, size, meta['model']['seq_length'])
+    truth = np.linalg.inv(seq.poses[0]) @ seq.poses
+    trajectory = evaluate_trajectory(truth, chain_motions(motions))
+    refined = evaluate_trajectory(truth, chain_motions(
+        refined_motions(depth_net, frames, motions, size, seq.intrinsics)))
     return {'abs_rel': metrics['abs_rel'], 'a1': metrics['a1'],
             'log_corr': float(np.mean([log_correlation(g, p)
                                        for g, p in zip(seq.depths, depths)])),
@@ -144,11 +149,20 @@ def score(weights: str, seq: RenderedSequence) -> Dict:
             'content_corr': content_correlation(seq.depths, depths),
             'rotation_gain': trajectory['rotation_gain'],
             'rotation_error_deg': trajectory['rotation_error_deg'],
-            'ate': trajectory['ate_mean'], 'depths': depths}
+            'ate': trajectory['ate_mean'],
+            'refined_rotation_gain': refined['rotation_gain'],
+            'refined_rotation_error_deg': refined['rotation_error_deg'],
+            'refined_ate': refined['ate_mean'], 'depths': depths}
 
 
 COLUMNS = ('abs_rel', 'a1', 'log_corr', 'fixed_map_share', 'content_corr',
-           'rotation_gain', 'rotation_error_deg', 'ate')
+           'rotation_gain', 'rotation_error_deg', 'ate', 'refined_rotation_gain',
+           'refined_rotation_error_deg', 'refined_ate')
+
+
+def _label(column: str) -> str:
+    """Return a column's name in 13 characters (``r.`` = after photometric refinement)."""
+    return column.replace('refined_', 'r.').replace('rotation_', 'rot_')[:13]
 
 
 def main(argv=None) -> None:
@@ -172,7 +186,7 @@ def main(argv=None) -> None:
     # frame, so a depth that follows the scene need not score near 0.
     truth_share = {name: fixed_map_share([np.minimum(d, 80.0) for d in seq.depths])
                    for name, seq in seqs.items()}
-    print(f'{"sequence":<30}{"weights":<18}' + ''.join(f'{c[:13]:>14}' for c in COLUMNS))
+    print(f'{"sequence":<30}{"weights":<18}' + ''.join(f'{_label(c):>14}' for c in COLUMNS))
     for seq_name, per in results.items():
         for n in names:
             print(f'{seq_name[:29]:<30}{n[:17]:<18}'

@@ -32,12 +32,14 @@ from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.geometry import pose_vec_to_mat
 from mono_depth_ros.core.losses import snippet_loss
 from mono_depth_ros.core.networks import disparity_to_depth
+from mono_depth_ros.core.refine import refine_motion, RefineConfig
 import numpy as np
 from PIL import Image
 import torch
 import torch.nn.functional as F
 
-__all__ = ['frames_to_tensor', 'pairwise_motions', 'photometric_error', 'predict_depths']
+__all__ = ['frames_to_tensor', 'pairwise_motions', 'photometric_error', 'predict_depths',
+           'refined_motions']
 
 
 def frames_to_tensor(frames: Sequence[np.ndarray], size: Tuple[int, int],
@@ -98,6 +100,40 @@ def pairwise_motions(ego_net: torch.nn.Module, frames: Sequence[np.ndarray],
         start = min(pair, n - seq_length)
         motions.append(vectors[start, pair - start])
     return pose_vec_to_mat(torch.stack(motions).double()).cpu().numpy()
+
+
+@torch.no_grad()
+def refined_motions(depth_net: torch.nn.Module, frames: Sequence[np.ndarray],
+                    next_T_prev: np.ndarray, size: Tuple[int, int], intrinsics: np.ndarray,
+                    config: RefineConfig = RefineConfig(), batch_size: int = 16
+                    ) -> np.ndarray:
+    """Refine every pair's ``next_T_prev`` by photometric alignment on the earlier frame's depth.
+
+    Args:
+        depth_net: the depth network that gives each earlier frame's depth.
+        frames: the video, ``N`` RGB frames of any size.
+        next_T_prev: ``(N - 1, 4, 4)`` motions, e.g. from :func:`pairwise_motions`.
+        size: the networks' input size ``(H, W)``.
+        intrinsics: ``(3, 3)`` for ``size``.
+        config: :class:`~mono_depth_ros.core.refine.RefineConfig`.
+        batch_size: pairs refined at once.
+
+    """
+    if len(next_T_prev) != len(frames) - 1:
+        raise ValueError(f'{len(frames)} frames need {len(frames) - 1} motions, got '
+                         f'{len(next_T_prev)}')
+    depth_net.eval()
+    device = next(depth_net.parameters()).device
+    k = torch.as_tensor(np.asarray(intrinsics), dtype=torch.float32, device=device)
+    motions = torch.as_tensor(np.asarray(next_T_prev), dtype=torch.float32, device=device)
+    out = []
+    for start in range(0, len(motions), batch_size):
+        stop = min(start + batch_size, len(motions))
+        images = frames_to_tensor(frames[start:stop + 1], size, device)
+        depth = disparity_to_depth(depth_net(images[:-1])[0])
+        out.append(refine_motion(motions[start:stop], images[:-1], images[1:], depth, k,
+                                 config))
+    return torch.cat(out).double().cpu().numpy()
 
 
 @torch.no_grad()

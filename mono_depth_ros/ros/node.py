@@ -125,7 +125,8 @@ class DepthNode(Node):
         backend = resolve_backend(c.backend, c.device, c.online_training)
         pipeline = DepthPipeline(path, c.device, c.depth_scale, c.camera_height or None,
                                  max_depth=c.max_depth, backend=backend,
-                                 threads=c.threads or TORCH_DEFAULT_THREADS)
+                                 threads=c.threads or TORCH_DEFAULT_THREADS,
+                                 refine_iterations=c.pose_refinement_iterations)
         self.get_logger().info(f'loaded {path}: input {pipeline.size[1]}x{pipeline.size[0]}, '
                                f'device {c.device}, backend {backend}, '
                                f'{torch.get_num_threads()} thread(s)')
@@ -286,6 +287,7 @@ class DepthNode(Node):
             return SetParametersResult(successful=False, reason=str(err))
         self.config, self.base_T_camera = candidate, base
         self.pipeline.max_depth = candidate.max_depth
+        self.pipeline.set_refinement(candidate.pose_refinement_iterations)
         self.faults.period = candidate.warn_period
         if 'threads' in changes:
             set_threads(candidate.threads)

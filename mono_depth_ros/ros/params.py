@@ -73,6 +73,9 @@ class NodeConfig:
                               'monocular scale from a fitted ground plane',
                               limits=(0.0, 100.0))
     max_depth: float = _p(80.0, 'depths beyond this become NaN (metres)', limits=(0.1, 1000.0))
+    pose_refinement_iterations: int = _p(3, "photometric refinement steps of each frame's "
+                                         'motion on the previous depth (0 = the ego-motion '
+                                         "network's motion as it is)", limits=(0, 50))
     output_resolution: str = _p('input', "'input' (the camera's size) or 'network'")
     publish_depth: bool = _p(True, 'publish depth and depth/camera_info')
     publish_points: bool = _p(True, 'publish the point cloud')

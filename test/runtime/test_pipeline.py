@@ -17,7 +17,7 @@
 
 import math
 
-from mono_depth_ros.core.inference import pairwise_motions
+from mono_depth_ros.core.inference import pairwise_motions, refined_motions
 from mono_depth_ros.core.weights import WeightsError
 from mono_depth_ros.runtime.pipeline import DepthPipeline
 from mono_depth_ros.runtime.scale import ground_plane_height
@@ -46,7 +46,8 @@ def test_pipeline_depth_odometry_and_resets(weights):
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (64, 208, 3), dtype=np.uint8) for _ in range(4)]
     k = default_intrinsics(64, 208)
-    base = DepthPipeline(weights)
+    base = DepthPipeline(weights, refine_iterations=0)
+    refined = DepthPipeline(weights)  # three refinement steps by default
     scaled = DepthPipeline(weights, depth_scale=3.0, max_depth=1e9)
     results = [base.process(f, i * 100, k) for i, f in enumerate(frames)]
     scaled_results = [scaled.process(f, i * 100, k) for i, f in enumerate(frames)]
@@ -63,8 +64,6 @@ def test_pipeline_depth_odometry_and_resets(weights):
     np.testing.assert_allclose(first.points, expect, rtol=1e-5, atol=1e-6)
     assert first.colours().shape == (32, 104, 3) and first.colours().dtype == np.uint8
     np.testing.assert_allclose(scaled_results[2].depth, 3.0 * results[2].depth, rtol=1e-5)
-    np.testing.assert_allclose(scaled_results[3].odom_T_camera[:3, 3],
-                               3.0 * results[3].odom_T_camera[:3, 3], rtol=1e-5, atol=1e-9)
     # Odometry chains next_T_prev of the ego-motion network: frame t's motion is the last
     # pair of the window (t - 2, t - 1, t).
     with base.slot.use() as (_, ego_net):
@@ -72,6 +71,20 @@ def test_pipeline_depth_odometry_and_resets(weights):
         into_3 = pairwise_motions(ego_net, frames[1:4], base.size)[1]
     expected = results[1].odom_T_camera @ np.linalg.inv(into_2) @ np.linalg.inv(into_3)
     np.testing.assert_allclose(results[3].odom_T_camera, expected, atol=1e-5)
+    # With refinement each motion is the network's refined on the previous frame's depth.
+    refined_results = [refined.process(f, i * 100, k) for i, f in enumerate(frames)]
+    with refined.slot.use() as (depth_net, _):
+        steps = refined_motions(depth_net, frames[1:4], np.stack([into_2, into_3]),
+                                base.size, first.intrinsics)
+    expected = refined_results[1].odom_T_camera @ np.linalg.inv(steps[0]) @ np.linalg.inv(
+        steps[1])
+    np.testing.assert_allclose(refined_results[3].odom_T_camera, expected, atol=1e-5)
+    # Refinement runs in network units, so a scale factor scales its translation too.
+    np.testing.assert_allclose(scaled_results[3].odom_T_camera[:3, 3],
+                               3.0 * refined_results[3].odom_T_camera[:3, 3], rtol=1e-4,
+                               atol=1e-8)
+    assert not np.allclose(refined_results[3].odom_T_camera, results[3].odom_T_camera,
+                           atol=1e-4)
     capped = DepthPipeline(weights, max_depth=float(np.nanmedian(results[0].depth)))
     capped_result = capped.process(frames[0], 0, k)
     assert np.isnan(capped_result.depth).mean() > 0.3
