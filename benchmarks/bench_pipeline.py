@@ -23,8 +23,11 @@ forward passes of the same backend, and prints frames/s and the ratio of the two
 >= 0.9 at one thread). It also prints how far onnxruntime's outputs are from torch's
 (target <= 1e-4) and which backend is faster at batch 1, and where one frame's time goes
 at one thread (the resize to the network input, the networks with their conversions, the
-ground-plane fit per frame at its interval, the rest by difference). The node keeps camera
-rate when the first figure is at least 30.
+ground-plane fit per frame at its interval, the photometric refinement of the motion at the
+node's default three steps, the rest by difference). Rows come with the refinement off
+(``refine 0``: the per-frame work the networks' rate is the ceiling of) and at the node's
+default (``refine 3``, ``--refine``). The node keeps camera rate when ``+messages/s`` at
+its default is at least 30.
 """
 
 import argparse
@@ -59,10 +62,11 @@ def _messages():
 
 
 def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch',
-            threads: int = 1) -> dict:
+            threads: int = 1, refine: int = 3) -> dict:
     """Time the per-frame work and the bare forward passes (frames/s)."""
     torch.set_num_threads(threads)
-    pipeline = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=threads)
+    pipeline = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=threads,
+                             refine_iterations=refine)
     build = _messages()
     for i, frame in enumerate(frames[:5]):  # warm-up
         pipeline.process(frame, i, intrinsics)
@@ -108,18 +112,24 @@ def split(weights: str, frames, intrinsics, repeat: int, backend: str) -> dict:
     """Milliseconds of one frame's parts at one thread (see the module docstring)."""
     torch.set_num_threads(1)
     pipeline = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=1)
+    refine_off = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=1,
+                               refine_iterations=0)
     counter = iter(range(10 ** 9))
     total = _per_frame(lambda: pipeline.process(frames[next(counter) % len(frames)],
                                                 next(counter), intrinsics), repeat)
     image = frames_to_tensor([frames[0]], pipeline.size)
     k = resize_intrinsics(intrinsics, frames[0].shape[:2], pipeline.size)
-    depth, _ = pipeline._infer(image)
+    depth, _ = pipeline._infer(image, k)
+    pipeline._infer(image, k)  # a previous frame: the motion is refined from here on
+    refine_off._infer(image, k)
+    networks = _per_frame(lambda: refine_off._infer(image, k), repeat)
     sample = (depth[..., None] * pipeline._rays_for(k))[::pipeline.scale_stride,
                                                          ::pipeline.scale_stride]
     sample = sample.reshape(-1, 3).astype(np.float64)
     parts = {
         'resize': _per_frame(lambda: frames_to_tensor([frames[0]], pipeline.size), repeat),
-        'networks': _per_frame(lambda: pipeline._infer(image), repeat),
+        'networks': networks,
+        'refinement': _per_frame(lambda: pipeline._infer(image, k), repeat) - networks,
         'ground fit': _per_frame(lambda: pipeline.scale.update(sample), repeat)
         / pipeline.scale_interval,
     }
@@ -137,6 +147,8 @@ def main(argv=None) -> None:
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--backends', nargs='+', default=['torch', 'onnxruntime'])
     parser.add_argument('--repeat', type=int, default=200)
+    parser.add_argument('--refine', type=int, nargs='+', default=[0, 3],
+                        help='pose refinement steps per frame (0 = off; the node: 3)')
     args = parser.parse_args(argv)
     h, w = (int(v) for v in args.size.split('x'))
     seq = make_sequence('car', 20, 77, h, w, progress=False)
@@ -144,17 +156,17 @@ def main(argv=None) -> None:
     # channel-planar views, which would add a copy to every resize).
     frames = [np.ascontiguousarray(image) for image in seq.images]
     print(f'camera frames {w}x{h}, {args.repeat} frames per row')
-    print(f'{"weights":<28}{"backend":>12}{"threads":>8}{"process/s":>10}{"+messages/s":>12}'
-          f'{"bare nets/s":>12}{"process/bare":>13}{"+msgs/bare":>11}')
+    print(f'{"weights":<28}{"backend":>12}{"threads":>8}{"refine":>7}{"process/s":>10}'
+          f'{"+messages/s":>12}{"bare nets/s":>12}{"process/bare":>13}{"+msgs/bare":>11}')
     for weights in args.weights:
         rows = {}
         for threads in args.threads:
-            for backend in args.backends:
+            for backend, refine in ((b, n) for b in args.backends for n in args.refine):
                 r = measure(weights, frames, seq.intrinsics, args.repeat, backend,
-                            threads)
-                rows[backend, threads] = r
-                print(f'{weights[-27:]:<28}{backend:>12}{threads:>8}{r["process_fps"]:>10.1f}'
-                      f'{r["fps"]:>12.1f}{r["bare_fps"]:>12.1f}'
+                            threads, refine)
+                rows.setdefault((backend, threads), r)
+                print(f'{weights[-27:]:<28}{backend:>12}{threads:>8}{refine:>7}'
+                      f'{r["process_fps"]:>10.1f}{r["fps"]:>12.1f}{r["bare_fps"]:>12.1f}'
                       f'{r["process_fps"] / r["bare_fps"]:>13.2f}'
                       f'{r["fps"] / r["bare_fps"]:>11.2f}')
         if {'torch', 'onnxruntime'} <= set(args.backends):

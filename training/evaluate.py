@@ -35,10 +35,12 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from mono_depth_ros.core.inference import pairwise_motions, predict_depths
+from mono_depth_ros.core.camera import resize_intrinsics
+from mono_depth_ros.core.inference import pairwise_motions, predict_depths, refined_motions
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.data.kitti import (eigen_test_frames, KittiDrive, odometry_frames,
-                                       read_odometry_poses, read_png)
+                                       read_odometry_intrinsics, read_odometry_poses,
+                                       read_png)
 from mono_depth_ros.evaluation.depth import DEPTH_METRICS, evaluate_depths, resize_depth
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
@@ -81,8 +83,14 @@ def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
 
 
 def evaluate_odometry(ego_net, size, odometry_root: Path, sequences: Sequence[int],
-                      seq_length: int = 3, pictures: Optional[Path] = None) -> Dict:
-    """Snippet ATE and aligned trajectory RMSE per KITTI odometry sequence."""
+                      seq_length: int = 3, pictures: Optional[Path] = None,
+                      depth_net=None) -> Dict:
+    """Snippet ATE and aligned trajectory RMSE per KITTI odometry sequence.
+
+    With ``depth_net``, each sequence's ``refined`` entry scores the same motions after
+    photometric refinement on that network's depth (the node's default,
+    :func:`~mono_depth_ros.core.inference.refined_motions`).
+    """
     out = {}
     for number in sequences:
         seq_dir = odometry_root / 'sequences' / f'{number:02d}'
@@ -90,8 +98,14 @@ def evaluate_odometry(ego_net, size, odometry_root: Path, sequences: Sequence[in
         gt = read_odometry_poses(odometry_root / 'poses' / f'{number:02d}.txt')
         if len(gt) != len(frames):
             raise ValueError(f'{seq_dir}: {len(frames)} frames but {len(gt)} poses')
-        pred = chain_motions(pairwise_motions(ego_net, frames, size, seq_length))
-        result = evaluate_trajectory(gt, pred)
+        motions = pairwise_motions(ego_net, frames, size, seq_length)
+        result = evaluate_trajectory(gt, chain_motions(motions))
+        if depth_net is not None:
+            k = resize_intrinsics(read_odometry_intrinsics(seq_dir), frames[0].shape[:2], size)
+            refined = evaluate_trajectory(gt, chain_motions(
+                refined_motions(depth_net, frames, motions, size, k)))
+            refined.pop('aligned')
+            result['refined'] = refined
         if pictures is not None:
             save_trajectory_plot(pictures.parent / f'trajectory_{number:02d}.png',
                                  gt[:, :3, 3], {'predicted (similarity-aligned)':
@@ -128,7 +142,8 @@ def evaluate(weights: Path, data: Path, out: Path, sequences: Optional[List[int]
     if sequences is None:
         sequences = sorted(int(p.name) for p in (odo / 'sequences').glob('*') if p.is_dir())
     result['pose'] = evaluate_odometry(ego_net, size, odo, sequences,
-                                       meta['model']['seq_length'], out / 'trajectory.png')
+                                       meta['model']['seq_length'], out / 'trajectory.png',
+                                       depth_net)
     (out / 'metrics.json').write_text(json.dumps(result, indent=2))
     return result
 
@@ -145,9 +160,12 @@ def main(argv=None) -> None:
     result = evaluate(args.weights, args.data, args.out, args.sequences)
     print(format_table({f'depth {k}': v for k, v in result['depth'].items()},
                        DEPTH_METRICS))
-    print(format_table({f'seq {k}': v for k, v in result['pose'].items()},
-                       ('ate_mean', 'ate_std', 'rmse_aligned', 'rotation_error_deg',
-                        'rotation_gain')))
+    pose_columns = ('ate_mean', 'ate_std', 'rmse_aligned', 'rotation_error_deg',
+                    'rotation_gain')
+    print(format_table({f'seq {k}': v for k, v in result['pose'].items()}, pose_columns))
+    print("after photometric refinement of the motions (the node's default):")
+    print(format_table({f'seq {k} refined': v['refined'] for k, v in result['pose'].items()},
+                       pose_columns))
     print(f'written: {args.out}/metrics.json, depth.png, trajectory_*.png')
 
 

@@ -118,3 +118,15 @@ def test_refine_config_rejects_impossible_settings():
                    {'min_valid': 1.5}):
         with pytest.raises(ValueError):
             RefineConfig(**kwargs)
+
+
+def test_rotation_only_refinement_keeps_the_translation(rendered_pair):
+    """With ``rotation_only`` the translation is the one given and the rotation improves."""
+    truth, start, prev, nxt, depth, k = _inputs(rendered_pair,
+                                                [0.0, 0.0, 0.0, 0.004, 0.026, -0.006])
+    out = refine_motion(start, prev, nxt, depth, k,
+                        RefineConfig(iterations=5, rotation_only=True))
+    # The left perturbation rotates the translation with the rotation: t' = dR t.
+    moved = out[0, :3, :3] @ start[0, :3, :3].T @ start[0, :3, 3]
+    torch.testing.assert_close(out[0, :3, 3], moved, atol=1e-9, rtol=0)
+    assert _rotation_error_deg(out, truth) < 0.5 * _rotation_error_deg(start, truth)
