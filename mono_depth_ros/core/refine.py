@@ -65,6 +65,9 @@ class RefineConfig:
             motion unrefined (too little overlap to trust the fit).
         grayscale: align the channel means instead of every channel (the same figures on
             the validation streets, at a third of the cost).
+        stride: align every ``stride``-th pixel of the earlier frame in rows and columns
+            (2: 1.6x faster at 48x160, rotation errors 0.01-0.03 deg higher on the
+            validation streets).
         rotation_only: solve for the rotation of the perturbation only (the translation
             turns with it, ``t' = dR t``, but keeps its length). Worse on the validation
             streets than all six (rotation error 0.15-0.54 against 0.12-0.34 deg): yaw and
@@ -78,9 +81,12 @@ class RefineConfig:
     min_valid: float = 0.2
     grayscale: bool = True
     rotation_only: bool = False
+    stride: int = 1
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work."""
+        if self.stride < 1:
+            raise ValueError(f'stride must be >= 1, got {self.stride}')
         if self.iterations < 0:
             raise ValueError(f'iterations must be >= 0, got {self.iterations}')
         if not self.huber > 0 or not self.damping > 0:
@@ -140,19 +146,21 @@ class _Pair:
     """What stays fixed while one batch of motions is refined."""
 
     def __init__(self, prev_image: torch.Tensor, next_image: torch.Tensor,
-                 prev_depth: torch.Tensor, intrinsics: torch.Tensor) -> None:
+                 prev_depth: torch.Tensor, intrinsics: torch.Tensor, stride: int = 1) -> None:
         b, c, h, w = prev_image.shape
         check_shape(next_image, (b, c, h, w), 'next_image')
         check_shape(prev_depth, (b, 1, h, w), 'prev_depth')
         self.size = (h, w)
         self.k = intrinsics.to(prev_image.dtype).expand(b, 3, 3)
-        grid = pixel_grid(h, w, prev_image.dtype, prev_image.device).reshape(1, 3, h * w)
-        rays = torch.linalg.solve(self.k, grid.expand(b, 3, h * w))
-        self.points = (rays * prev_depth.reshape(b, 1, h * w)).transpose(1, 2)
+        grid = pixel_grid(h, w, prev_image.dtype, prev_image.device)[..., ::stride, ::stride]
+        n = grid.shape[-2] * grid.shape[-1]
+        rays = torch.linalg.solve(self.k, grid.reshape(1, 3, n).expand(b, 3, n))
+        depth = prev_depth[..., ::stride, ::stride].reshape(b, 1, n)
+        self.points = (rays * depth).transpose(1, 2)
         self.depth_ok = torch.isfinite(self.points).all(-1) & (self.points[..., 2] > _MIN_Z)
         self.points = torch.where(self.depth_ok[..., None], self.points,
                                   torch.ones_like(self.points))
-        self.target = prev_image.reshape(b, c, h * w)
+        self.target = prev_image[..., ::stride, ::stride].reshape(b, c, n)
         self.next_image = next_image
         self.gradients = _gradients(next_image)
 
@@ -215,7 +223,7 @@ def refine_motion(next_T_prev: torch.Tensor, prev_image: torch.Tensor,
     check_shape(prev_image, (next_T_prev.shape[0], 'C', 'H', 'W'), 'prev_image')
     if config.grayscale:
         prev_image, next_image = (x.mean(1, keepdim=True) for x in (prev_image, next_image))
-    pair = _Pair(prev_image, next_image, prev_depth, intrinsics)
+    pair = _Pair(prev_image, next_image, prev_depth, intrinsics, config.stride)
     transform = next_T_prev.to(prev_image.dtype)
     b, n = transform.shape[0], pair.points.shape[1]
     damping = torch.full((b, 1), float(config.damping), dtype=transform.dtype,

@@ -37,14 +37,15 @@ def _inputs(pair, perturbation):
             pair['K'])
 
 
-@pytest.mark.parametrize('grayscale', [True, False])
-def test_refinement_recovers_the_true_motion_of_a_rendered_pair(rendered_pair, grayscale):
+@pytest.mark.parametrize('grayscale, stride', [(True, 1), (False, 1), (True, 2)])
+def test_refinement_recovers_the_true_motion_of_a_rendered_pair(rendered_pair, grayscale,
+                                                                stride):
     """From 1.5 deg of yaw and 0.1 m off, the exact depth leads back to the exact motion."""
     truth, start, prev, nxt, depth, k = _inputs(rendered_pair,
                                                 [0.1, -0.03, 0.05, 0.004, 0.026, -0.006])
     assert _rotation_error_deg(start, truth) > 1.4
     refined = refine_motion(start, prev, nxt, depth, k,
-                            RefineConfig(iterations=10, grayscale=grayscale))
+                            RefineConfig(iterations=10, grayscale=grayscale, stride=stride))
     assert refined.dtype == start.dtype and refined.shape == (1, 4, 4)
     assert _rotation_error_deg(refined, truth) < 0.03
     assert float((refined[0, :3, 3] - truth[0, :3, 3]).norm()) < 0.01
@@ -113,9 +114,9 @@ def test_refinement_never_raises_the_cost_and_keeps_pairs_without_overlap(render
 
 
 def test_refine_config_rejects_impossible_settings():
-    """Negative iterations, non-positive Huber or damping, min_valid outside [0, 1]."""
+    """Negative iterations, non-positive Huber or damping, min_valid outside [0, 1], stride 0."""
     for kwargs in ({'iterations': -1}, {'huber': 0.0}, {'damping': -1.0},
-                   {'min_valid': 1.5}):
+                   {'min_valid': 1.5}, {'stride': 0}):
         with pytest.raises(ValueError):
             RefineConfig(**kwargs)
 
