@@ -41,9 +41,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Tuple
 
-from mono_depth_ros.core.camera import pixel_grid
+from mono_depth_ros.core.camera import depth_to_points, pixel_grid
 from mono_depth_ros.core.checks import check_shape
-from mono_depth_ros.core.geometry import pose_vec_to_mat
+from mono_depth_ros.core.geometry import (pose_vec_to_mat, project_points, transform_points,
+                                          validity_mask)
 import torch
 import torch.nn.functional as F
 
@@ -116,14 +117,15 @@ def _sample(image: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
 
 def _project(transform: torch.Tensor, points: torch.Tensor, k: torch.Tensor,
              size: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Move ``points`` ``(B, N, 3)`` and project: ``q``, ``uv`` ``(B, N, 2)``, ``valid``."""
-    q = points @ transform[:, :3, :3].transpose(1, 2) + transform[:, None, :3, 3]
-    kq = q @ k.transpose(1, 2)
-    uv = kq[..., :2] / kq[..., 2:].clamp_min(_MIN_Z)
-    h, w = size
-    valid = ((q[..., 2] > _MIN_Z) & (uv[..., 0] >= 0) & (uv[..., 0] <= w - 1)
-             & (uv[..., 1] >= 0) & (uv[..., 1] <= h - 1))
-    return q, uv, valid
+    """Move ``points`` ``(B, N, 3)`` and project: ``q``, ``uv`` ``(B, N, 2)``, ``valid``.
+
+    The warp's own :func:`~mono_depth_ros.core.geometry.project_points` and
+    :func:`~mono_depth_ros.core.geometry.validity_mask`, on the points as a ``N x 1`` image.
+    """
+    q = transform_points(transform, points)
+    pixels, z = project_points(q.transpose(1, 2)[..., None], k)
+    valid = validity_mask(pixels, z, *size)[:, 0, :, 0] > 0
+    return q, pixels[..., 0].transpose(1, 2), valid
 
 
 def _huber_weights(residual: torch.Tensor, valid: torch.Tensor, huber: float
@@ -154,9 +156,8 @@ class _Pair:
         self.k = intrinsics.to(prev_image.dtype).expand(b, 3, 3)
         grid = pixel_grid(h, w, prev_image.dtype, prev_image.device)[..., ::stride, ::stride]
         n = grid.shape[-2] * grid.shape[-1]
-        rays = torch.linalg.solve(self.k, grid.reshape(1, 3, n).expand(b, 3, n))
-        depth = prev_depth[..., ::stride, ::stride].reshape(b, 1, n)
-        self.points = (rays * depth).transpose(1, 2)
+        points = depth_to_points(prev_depth[..., ::stride, ::stride], self.k, grid)
+        self.points = points.reshape(b, 3, n).transpose(1, 2)
         self.depth_ok = torch.isfinite(self.points).all(-1) & (self.points[..., 2] > _MIN_Z)
         self.points = torch.where(self.depth_ok[..., None], self.points,
                                   torch.ones_like(self.points))
