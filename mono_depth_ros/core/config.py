@@ -169,6 +169,15 @@ class LossConfig:
         full_resolution: upsample every scale's disparity to the input resolution and
             take the photometric terms there (Monodepth2); smoothness and the 3D term stay
             at each scale's own resolution. Off in the paper.
+        refine_iterations: before the photometric terms, refine each predicted motion by
+            this many steps of direct alignment on the finest depth
+            (:func:`~mono_depth_ros.core.refine.refine_snippets`, detached) and warp with
+            the refined value; the ego-motion network's gradient passes straight through
+            to its own output. 0 (the paper) warps with the network's motion.
+        distillation_weight: with refinement, weight of the term ``distillation``, the
+            mean ``|t - t_ref|_1 + 10 |r - r_ref|_1`` (metres, radians) between the
+            network's and the refined motion, which pulls the network towards what
+            refinement finds.
 
     """
 
@@ -188,11 +197,13 @@ class LossConfig:
     auto_mask: bool = False
     full_resolution: bool = False
     icp_tolerance: Optional[float] = None
+    refine_iterations: int = 0
+    distillation_weight: float = 1.0
 
     def __post_init__(self) -> None:
         """Check the values."""
         for name in ('reconstruction_weight', 'ssim_weight', 'smoothness_weight',
-                     'icp_weight'):
+                     'icp_weight', 'refine_iterations', 'distillation_weight'):
             if getattr(self, name) < 0:
                 raise ValueError(f'{name} must be non-negative, got {getattr(self, name)}')
         if not 1 <= self.num_scales <= 4:

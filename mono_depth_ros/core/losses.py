@@ -38,24 +38,21 @@ from mono_depth_ros.core.geometry import (inverse_transform, inverse_warp, mat_t
                                           pose_vec_to_mat, transform_points)
 from mono_depth_ros.core.icp import icp_loss
 from mono_depth_ros.core.networks import disparity_to_depth
+from mono_depth_ros.core.refine import refine_snippets, RefineConfig
 import torch
 import torch.nn.functional as F
 
-__all__ = [
-    'LOSS_TERMS',
-    'edge_aware_smoothness',
-    'snippet_loss',
-    'ssim',
-    'ssim_loss',
-    'vid2depth_loss',
-]
+__all__ = ['LOSS_TERMS', 'edge_aware_smoothness', 'snippet_loss', 'ssim', 'ssim_loss',
+           'vid2depth_loss']
 
 SSIM_C1 = 0.01 ** 2
 SSIM_C2 = 0.03 ** 2
 #: auto-masking scores a pixel unwarped when that error is below the warped one by this much
 AUTO_MASK_MARGIN = 1e-5
 LOSS_TERMS = ('reconstruction', 'ssim', 'smoothness', 'icp_transform', 'icp_residual',
-              'total')
+              'distillation', 'total')
+#: weight of radians against metres in the distillation term
+DISTILLATION_ROTATION = 10.0
 
 
 def _box3(x: torch.Tensor) -> torch.Tensor:
@@ -354,11 +351,7 @@ def _scale_terms(disp: torch.Tensor, imgs: torch.Tensor, k: torch.Tensor, motion
 
 def _icp_terms(icp_inputs: list, k: torch.Tensor, size: Tuple[int, int], config: LossConfig,
                zero: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """One batched ICP call for every pair and direction of a scale.
-
-    The mean over the stacked batch times the number of stacks equals the sum of the
-    per-pair means.
-    """
+    """One batched ICP call for every pair and direction of a scale (sum of per-pair means)."""
     if not icp_inputs:
         return zero, zero
     moved, motion, target, valid = (torch.cat(parts) for parts in zip(*icp_inputs))
@@ -377,15 +370,28 @@ def snippet_loss(depth_net: torch.nn.Module, egomotion_net: torch.nn.Module,
                  config: LossConfig = LossConfig()) -> Dict[str, torch.Tensor]:
     """Run both networks on snippets ``(B, S, 3, H, W)`` and return :func:`vid2depth_loss`.
 
-    The one forward pass shared by offline training, evaluation of the loss and online
-    fine-tuning. The returned dict also holds ``'disparities'`` (the per-scale list) and
-    ``'egomotion'`` ``(B, S - 1, 6)`` for logging; they are not loss terms.
+    Shared by offline training, loss evaluation and online fine-tuning. With
+    ``config.refine_iterations`` the warps use refined motions (see ``LossConfig``). Also
+    returned, not loss terms: ``'disparities'`` (per scale), ``'egomotion'`` (the network's)
+    and ``'refined'`` (what the warps used), ``(B, S - 1, 6)``.
     """
     check_shape(images, ('B', 'S', 3, 'H', 'W'), 'images')
     b, seq = images.shape[:2]
     disparities = [d.reshape(b, seq, *d.shape[1:]) for d in depth_net(images.flatten(0, 1))]
     egomotion = egomotion_net(images)
-    terms = vid2depth_loss(images, intrinsics, disparities, egomotion, config)
+    used = egomotion
+    if config.refine_iterations:
+        refined = refine_snippets(images, disparity_to_depth(disparities[0].detach()),
+                                  egomotion, intrinsics,
+                                  RefineConfig(iterations=config.refine_iterations))
+        used = refined + (egomotion - egomotion.detach())
+    terms = vid2depth_loss(images, intrinsics, disparities, used, config)
+    if config.refine_iterations:
+        gap = (egomotion - used.detach()).abs()
+        terms['distillation'] = (gap[..., :3].sum(-1)
+                                 + DISTILLATION_ROTATION * gap[..., 3:].sum(-1)).mean()
+        terms['total'] = terms['total'] + config.distillation_weight * terms['distillation']
     terms['disparities'] = disparities
     terms['egomotion'] = egomotion
+    terms['refined'] = used.detach()
     return terms

@@ -43,12 +43,12 @@ from typing import Tuple
 
 from mono_depth_ros.core.camera import depth_to_points, pixel_grid
 from mono_depth_ros.core.checks import check_shape
-from mono_depth_ros.core.geometry import (pose_vec_to_mat, project_points, transform_points,
-                                          validity_mask)
+from mono_depth_ros.core.geometry import (mat_to_pose_vec, pose_vec_to_mat, project_points,
+                                          transform_points, validity_mask)
 import torch
 import torch.nn.functional as F
 
-__all__ = ['RefineConfig', 'alignment_cost', 'refine_motion']
+__all__ = ['RefineConfig', 'alignment_cost', 'refine_motion', 'refine_snippets']
 
 _MIN_Z = 1e-3
 
@@ -257,3 +257,32 @@ def refine_motion(next_T_prev: torch.Tensor, prev_image: torch.Tensor,
         cost = torch.where(better, new_cost, cost)
         damping = torch.where(better[:, None], damping * 0.5, damping * 10.0)
     return transform.to(next_T_prev.dtype)
+
+
+def refine_snippets(images: torch.Tensor, depth: torch.Tensor, egomotion: torch.Tensor,
+                    intrinsics: torch.Tensor, config: RefineConfig = RefineConfig()
+                    ) -> torch.Tensor:
+    """Refine the motions of a training batch, each pair on its earlier frame's depth.
+
+    Args:
+        images: snippets ``(B, S, 3, H, W)`` in ``[0, 1]``.
+        depth: their depth ``(B, S, 1, H, W)`` (only frames ``0 .. S - 2`` are used).
+        egomotion: pose vectors ``(B, S - 1, 6)``; entry ``i`` maps camera ``i`` to ``i + 1``.
+        intrinsics: ``(B, 3, 3)`` for ``H x W``.
+        config: the solver's settings.
+
+    Returns:
+        Refined pose vectors ``(B, S - 1, 6)``, detached (the refinement is not
+        differentiated; a pair it cannot refine keeps its value).
+
+    """
+    check_shape(images, ('B', 'S', 3, 'H', 'W'), 'images')
+    b, seq = images.shape[:2]
+    check_shape(depth, (b, seq, 1, images.shape[3], images.shape[4]), 'depth')
+    check_shape(egomotion, (b, seq - 1, 6), 'egomotion')
+    with torch.no_grad():
+        k = intrinsics[:, None].expand(b, seq - 1, 3, 3).reshape(-1, 3, 3)
+        refined = refine_motion(pose_vec_to_mat(egomotion.detach()).flatten(0, 1),
+                                images[:, :-1].flatten(0, 1), images[:, 1:].flatten(0, 1),
+                                depth[:, :-1].detach().flatten(0, 1), k, config)
+        return mat_to_pose_vec(refined).reshape(b, seq - 1, 6)
