@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from mono_depth_ros.core.inference import pairwise_motions, predict_depths, refined_motions
+from mono_depth_ros.core.refine import RefineConfig
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.evaluation.depth import (content_correlation, evaluate_depths,
                                              fixed_map_share, log_correlation)
@@ -97,6 +98,11 @@ def validation_sequences(size, frames: int) -> Dict[str, RenderedSequence]:
                                                  handheld_trajectory(frames, seed=603)),
         'validation photo street car, seed 604': (photo_street(604, length=120),
                                                   car_trajectory(frames, seed=604)),
+        # a slow robot on a street: short-range translation, where refinement can harm
+        'validation street robot, seed 606': (street(606),
+                                              car_trajectory(frames, seed=606, speed=0.3,
+                                                             max_lateral=0.3,
+                                                             stop_probability=0.0)),
     }
     return {name: render_sequence(scene, poses, k, *size, name=name, progress=False)
             for name, (scene, poses) in tqdm(specs.items(), desc='rendering')}
@@ -130,8 +136,8 @@ def sequences(size, frames: int) -> Dict[str, RenderedSequence]:
             for name, (scene, poses) in tqdm(specs.items(), desc='rendering')}
 
 
-def score(weights: str, seq: RenderedSequence) -> Dict:
-    """Score one weights file on one sequence (depth and ego-motion)."""
+def score(weights: str, seq: RenderedSequence, refine: RefineConfig = RefineConfig()) -> Dict:
+    """Score one weights file on one sequence (depth, the network's and refined ego-motion)."""
     depth_net, ego_net, meta = load_networks(weights)
     size = tuple(meta['input_size'])
     frames = list(seq.images)
@@ -141,7 +147,7 @@ def score(weights: str, seq: RenderedSequence) -> Dict:
     truth = np.linalg.inv(seq.poses[0]) @ seq.poses
     trajectory = evaluate_trajectory(truth, chain_motions(motions))
     refined = evaluate_trajectory(truth, chain_motions(
-        refined_motions(depth_net, frames, motions, size, seq.intrinsics)))
+        refined_motions(depth_net, frames, motions, size, seq.intrinsics, refine)))
     return {'abs_rel': metrics['abs_rel'], 'a1': metrics['a1'],
             'log_corr': float(np.mean([log_correlation(g, p)
                                        for g, p in zip(seq.depths, depths)])),
@@ -174,13 +180,17 @@ def main(argv=None) -> None:
     parser.add_argument('--out', type=Path, default=Path('outputs/heldout'))
     parser.add_argument('--set', choices=('test', 'validation'), default='test',
                         help='validation: other streets, for choosing between runs')
+    parser.add_argument('--translation-prior', type=float,
+                        default=RefineConfig().translation_prior,
+                        help="refinement's translation prior (default: the node's)")
     args = parser.parse_args(argv)
+    refine = RefineConfig(translation_prior=args.translation_prior)
     names = args.names or [Path(w).stem for w in args.weights]
     size = tuple(load_networks(args.weights[0])[2]['input_size'])
     seqs = (sequences if args.set == 'test' else validation_sequences)(size, args.frames)
     results: Dict[str, Dict[str, Dict]] = {}
     for seq_name, seq in seqs.items():
-        results[seq_name] = {n: score(w, seq) for n, w in zip(names, args.weights)}
+        results[seq_name] = {n: score(w, seq, refine) for n, w in zip(names, args.weights)}
     # What one fixed map explains of the true depth itself (capped where the metrics cap
     # it, so the sky counts): a street seen from a car is partly the same layout in every
     # frame, so a depth that follows the scene need not score near 0.

@@ -383,7 +383,8 @@ def snippet_loss(depth_net: torch.nn.Module, egomotion_net: torch.nn.Module,
     if config.refine_iterations:
         refined = refine_snippets(images, disparity_to_depth(disparities[0].detach()),
                                   egomotion, intrinsics,
-                                  RefineConfig(iterations=config.refine_iterations))
+                                  RefineConfig(iterations=config.refine_iterations,
+                                               translation_prior=0.0))
         used = refined + (egomotion - egomotion.detach())
     terms = vid2depth_loss(images, intrinsics, disparities, used, config)
     if config.refine_iterations:

@@ -126,7 +126,8 @@ class DepthNode(Node):
         pipeline = DepthPipeline(path, c.device, c.depth_scale, c.camera_height or None,
                                  max_depth=c.max_depth, backend=backend,
                                  threads=c.threads or TORCH_DEFAULT_THREADS,
-                                 refine_iterations=c.pose_refinement_iterations)
+                                 refine_iterations=c.pose_refinement_iterations,
+                                 refine_translation_prior=c.pose_refinement_translation_prior)
         self.get_logger().info(f'loaded {path}: input {pipeline.size[1]}x{pipeline.size[0]}, '
                                f'device {c.device}, backend {backend}, '
                                f'{torch.get_num_threads()} thread(s)')
@@ -287,7 +288,8 @@ class DepthNode(Node):
             return SetParametersResult(successful=False, reason=str(err))
         self.config, self.base_T_camera = candidate, base
         self.pipeline.max_depth = candidate.max_depth
-        self.pipeline.set_refinement(candidate.pose_refinement_iterations)
+        self.pipeline.set_refinement(candidate.pose_refinement_iterations,
+                                     candidate.pose_refinement_translation_prior)
         self.faults.period = candidate.warn_period
         if 'threads' in changes:
             set_threads(candidate.threads)

@@ -17,7 +17,8 @@
 import math
 
 from mono_depth_ros.core.geometry import pose_vec_to_mat
-from mono_depth_ros.core.refine import _Pair, alignment_cost, refine_motion, RefineConfig
+from mono_depth_ros.core.refine import (_normal_equations, _Pair, _total_cost, alignment_cost,
+                                        refine_motion, RefineConfig)
 import pytest
 import torch
 
@@ -44,8 +45,10 @@ def test_refinement_recovers_the_true_motion_of_a_rendered_pair(rendered_pair, g
     truth, start, prev, nxt, depth, k = _inputs(rendered_pair,
                                                 [0.1, -0.03, 0.05, 0.004, 0.026, -0.006])
     assert _rotation_error_deg(start, truth) > 1.4
+    # Exact depth: no translation prior (it would hold the translation near the start).
     refined = refine_motion(start, prev, nxt, depth, k,
-                            RefineConfig(iterations=10, grayscale=grayscale, stride=stride))
+                            RefineConfig(iterations=10, grayscale=grayscale, stride=stride,
+                                         translation_prior=0.0))
     assert refined.dtype == start.dtype and refined.shape == (1, 4, 4)
     assert _rotation_error_deg(refined, truth) < 0.03
     assert float((refined[0, :3, 3] - truth[0, :3, 3]).norm()) < 0.01
@@ -114,9 +117,9 @@ def test_refinement_never_raises_the_cost_and_keeps_pairs_without_overlap(render
 
 
 def test_refine_config_rejects_impossible_settings():
-    """Negative iterations, non-positive Huber or damping, min_valid outside [0, 1], stride 0."""
+    """Negative iterations or prior, Huber or damping <= 0, min_valid outside [0, 1], stride 0."""
     for kwargs in ({'iterations': -1}, {'huber': 0.0}, {'damping': -1.0},
-                   {'min_valid': 1.5}, {'stride': 0}):
+                   {'min_valid': 1.5}, {'stride': 0}, {'translation_prior': -0.1}):
         with pytest.raises(ValueError):
             RefineConfig(**kwargs)
 
@@ -131,3 +134,50 @@ def test_rotation_only_refinement_keeps_the_translation(rendered_pair):
     moved = out[0, :3, :3] @ start[0, :3, :3].T @ start[0, :3, 3]
     torch.testing.assert_close(out[0, :3, 3], moved, atol=1e-9, rtol=0)
     assert _rotation_error_deg(out, truth) < 0.5 * _rotation_error_deg(start, truth)
+
+
+def test_gradient_with_the_translation_prior_matches_autograd(rendered_pair):
+    """The normal equations' gradient equals autograd's gradient of the cost, prior included.
+
+    A planar next image (bilinear sampling exact, central differences the true gradient),
+    Huber's threshold above every residual (the cost is then a mean of squares), and pixels
+    that land near the border left out, so that both sides see the same function.
+    """
+    _, start, prev, _, depth, k = _inputs(rendered_pair, [0.05, 0.0, 0.02, 0.0, 0.01, 0.0])
+    h, w = rendered_pair['height'], rendered_pair['width']
+    v, u = torch.meshgrid(torch.arange(h, dtype=prev.dtype), torch.arange(w, dtype=prev.dtype),
+                          indexing='ij')
+    nxt = (0.002 * u + 0.003 * v - 0.4)[None, None]
+    prev = prev.mean(1, keepdim=True)
+    _, valid, _, uv = _Pair(prev, nxt, depth, k).residual(start)
+    inside = (valid & (uv[..., 0] > 3) & (uv[..., 0] < w - 4) & (uv[..., 1] > 3)
+              & (uv[..., 1] < h - 4))
+    depth = torch.where(inside.reshape(1, 1, h, w), depth, torch.full_like(depth, float('nan')))
+    pair = _Pair(prev, nxt, depth, k)
+    config = RefineConfig(huber=10.0, translation_prior=0.5)
+    start_t = start[:, :3, 3] + torch.tensor([[0.2, -0.1, 0.3]], dtype=start.dtype)
+    residual, valid, q, uv = pair.residual(start)
+    _, grad = _normal_equations(pair, residual, valid, q, uv, start, start_t, config)
+    delta = torch.zeros(1, 6, dtype=start.dtype, requires_grad=True)
+    moved = pose_vec_to_mat(delta) @ start
+    residual, valid, _, _ = pair.residual(moved)
+    _total_cost(residual, valid, moved, start_t, config).sum().backward()
+    torch.testing.assert_close(grad[0, :, 0], delta.grad[0], atol=1e-9, rtol=1e-6)
+    # Without the prior the gradient differs by exactly the prior's part.
+    _, plain = _normal_equations(pair, residual.detach(), valid, q, uv, start, start_t,
+                                 RefineConfig(huber=10.0, translation_prior=0.0))
+    assert float((grad - plain)[0, :3].abs().max()) > 0.01
+
+
+def test_a_strong_translation_prior_keeps_the_translation_and_refines_the_rotation(
+        rendered_pair):
+    """With a prior far above the image's pull, the translation stays where it started."""
+    truth, start, prev, nxt, depth, k = _inputs(rendered_pair,
+                                                [0.05, 0.0, -0.03, 0.004, 0.02, -0.005])
+    out = refine_motion(start, prev, nxt, depth, k,
+                        RefineConfig(iterations=5, translation_prior=1e4))
+    assert float((out[0, :3, 3] - start[0, :3, 3]).norm()) < 2e-3
+    assert _rotation_error_deg(out, truth) < 0.7 * _rotation_error_deg(start, truth)
+    weak = refine_motion(start, prev, nxt, depth, k,
+                         RefineConfig(iterations=5, translation_prior=0.0))
+    assert float((weak[0, :3, 3] - start[0, :3, 3]).norm()) > 0.03

@@ -53,6 +53,12 @@ def test_parameters_apply_at_run_time(harness):
     assert not result.successful and 'output_resolution' in result.reason
     assert _set(h, weights='other.safetensors', device='cuda') == [False, False]
     assert h.node.config.output_resolution == 'input'
+    assert _set(h, pose_refinement_iterations=5, pose_refinement_translation_prior=0.5) == [
+        True, True]
+    assert (h.node.pipeline.refine.iterations, h.node.pipeline.refine.translation_prior) == (
+        5, 0.5)
+    assert _set(h, pose_refinement_translation_prior=-1.0) == [False]
+    assert h.node.pipeline.refine.translation_prior == 0.5
     assert _set(h, threads=2) == [True]
     import torch
     assert torch.get_num_threads() == 2

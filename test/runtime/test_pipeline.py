@@ -95,6 +95,26 @@ def test_pipeline_depth_odometry_and_resets(weights):
     assert again.reset and np.array_equal(again.odom_T_camera, np.eye(4))
 
 
+def test_pipeline_translation_prior(weights):
+    """A prior far above the image's pull keeps the network's translation; -1 is refused."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (64, 208, 3), dtype=np.uint8) for _ in range(4)]
+    k = default_intrinsics(64, 208)
+    held = DepthPipeline(weights, refine_translation_prior=1e6)
+    results = [held.process(f, i * 100, k) for i, f in enumerate(frames)]
+    with held.slot.use() as (_, ego_net):
+        into_3 = pairwise_motions(ego_net, frames[1:4], held.size)[1]
+    step = np.linalg.inv(results[2].odom_T_camera) @ results[3].odom_T_camera
+    np.testing.assert_allclose(np.linalg.inv(step)[:3, 3], into_3[:3, 3], atol=1e-4)
+    free = DepthPipeline(weights, refine_translation_prior=0.0)
+    free_results = [free.process(f, i * 100, k) for i, f in enumerate(frames)]
+    free_step = np.linalg.inv(free_results[2].odom_T_camera) @ free_results[3].odom_T_camera
+    assert not np.allclose(np.linalg.inv(free_step)[:3, 3], into_3[:3, 3], atol=1e-4)
+    with pytest.raises(ValueError, match='translation_prior'):
+        held.set_refinement(3, -1.0)
+    assert held.refine.translation_prior == 1e6
+
+
 def test_pipeline_sees_what_training_saw_and_numpy_motion_matrix():
     """The network input is training's box-filtered resize; motion_matrix = pose_vec_to_mat."""
     from mono_depth_ros.core.geometry import pose_vec_to_mat
