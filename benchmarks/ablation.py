@@ -23,7 +23,9 @@ switched off or on (minimum reprojection, auto-masking, full-resolution photomet
 the 3D loss, ego-motion batch norm), on that recipe's data; ``--config compact_v4 --data
 outputs/data_v3 --extra-data outputs/data_v4s/prepared``: the fourth recipe against its
 translation scale, its street data and the options it keeps; ``--config compact_v5`` (same
-data) against no flip and the 3D loss. Every variant trains from
+data) against no flip and the 3D loss; ``--config compact_v7`` (same data) against
+no refinement in the loss, no distillation, one refinement step, flip and the 3D loss.
+Every variant trains from
 scratch with the same seed, data order and budget (a cosine schedule runs over the
 variant's own ``--steps``), is evaluated on the dataset's test sequences (Eigen-protocol
 depth metrics, 5-frame ATE, rotation gain and error), and lands in one table with its
@@ -73,6 +75,14 @@ VARIANTS = {
     'compact_v5': {
         'v5 recipe': [],
         'no flip': ['augment.flip=0.0'],
+        'with 3D loss': ['loss.icp_weight=0.1'],
+    },
+    'compact_v7': {
+        'v7 recipe': [],
+        'no refinement in the loss': ['loss.refine_iterations=0'],
+        'no distillation': ['loss.distillation_weight=0.0'],
+        'one refinement step': ['loss.refine_iterations=1'],
+        'with flip': ['augment.flip=0.5'],
         'with 3D loss': ['loss.icp_weight=0.1'],
     },
 }
