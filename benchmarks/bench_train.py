@@ -23,7 +23,9 @@ measures, in the same run, the rate this CPU sustains on one large convolution. 
 the split, the achieved GFLOP/s with and without the 3D loss, their ratio to the
 convolution rate, and what the 3D loss adds to a step, with the paper's fixed 10 ICP
 iterations and with ICP stopping once an iteration moves no cloud by more than 1e-4
-(``loss.icp_tolerance``).
+(``loss.icp_tolerance``). A last row runs the step with three refinement steps of every
+motion in the loss (``loss.refine_iterations``, the seventh recipe); its ``refine`` column
+is the refinement's own time, part of ``loss``.
 """
 
 import argparse
@@ -31,8 +33,9 @@ from dataclasses import replace
 import time
 from typing import Callable, Dict, Optional
 
-from mono_depth_ros.core.losses import vid2depth_loss
-from mono_depth_ros.core.networks import build_networks
+from mono_depth_ros.core.losses import snippet_loss, vid2depth_loss
+from mono_depth_ros.core.networks import build_networks, disparity_to_depth
+from mono_depth_ros.core.refine import refine_snippets, RefineConfig
 from mono_depth_ros_training.config import load_config
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -56,6 +59,15 @@ def conv_rate(repeat: int) -> float:
     return flops / seconds / 1e9
 
 
+def _loss_configs(loss, with_icp: bool, icp_tolerance: Optional[float]):
+    """Return the step's loss configuration, and it with only the photometric terms / no ICP."""
+    loss = loss if with_icp else replace(loss, icp_weight=0.0)
+    if with_icp:
+        loss = replace(loss, icp_weight=loss.icp_weight or 0.1, icp_tolerance=icp_tolerance)
+    return (loss, replace(loss, smoothness_weight=0.0, icp_weight=0.0),
+            replace(loss, icp_weight=0.0))
+
+
 def step_split(config, with_icp: bool, repeat: int,
                icp_tolerance: Optional[float] = None) -> Dict[str, float]:
     """Seconds per part of a step, and the step's GFLOP.
@@ -63,13 +75,8 @@ def step_split(config, with_icp: bool, repeat: int,
     The loss terms are timed by switching them on one after another (photometric, then
     smoothness, then the 3D term); each part is the difference to the previous forward.
     """
-    loss_config = config.loss if with_icp else replace(config.loss, icp_weight=0.0)
-    if with_icp and loss_config.icp_weight == 0:
-        loss_config = replace(loss_config, icp_weight=0.1)
-    if with_icp:
-        loss_config = replace(loss_config, icp_tolerance=icp_tolerance)
-    photometric_only, no_icp = (replace(loss_config, smoothness_weight=0.0, icp_weight=0.0),
-                                replace(loss_config, icp_weight=0.0))
+    loss_config, photometric_only, no_icp = _loss_configs(config.loss, with_icp,
+                                                          icp_tolerance)
     m = config.model
     depth_net, ego_net = build_networks(m)
     optimiser = torch.optim.Adam(list(depth_net.parameters()) + list(ego_net.parameters()),
@@ -88,8 +95,11 @@ def step_split(config, with_icp: bool, repeat: int,
         disps, ego = forward()
 
     def loss():
-        disps, ego = forward()
-        return vid2depth_loss(images, k, disps, ego, loss_config)['total']
+        return snippet_loss(depth_net, ego_net, images, k, loss_config)['total']
+
+    def refine():
+        refine_snippets(images, disparity_to_depth(disps[0]), ego, k, RefineConfig(
+            iterations=loss_config.refine_iterations, translation_prior=0.0))
 
     def terms(cfg):
         return lambda: vid2depth_loss(images, k, disps, ego, cfg)['total']
@@ -109,11 +119,13 @@ def step_split(config, with_icp: bool, repeat: int,
     t_loss = _timed(loss, repeat) - t_forward
     t_backward = _timed(backward, repeat) - t_forward - t_loss
     t_step = _timed(full, repeat)
+    t_refine = _timed(refine, repeat) if loss_config.refine_iterations else 0.0
     with FlopCounterMode(display=False) as counter:
         full()
     return {'networks': t_forward, 'photometric': t_photometric,
             'smoothness': max(0.0, t_no_icp - t_photometric),
-            'icp': max(0.0, t_all - t_no_icp), 'loss': t_loss, 'backward': t_backward,
+            'icp': max(0.0, t_all - t_no_icp), 'refine': t_refine, 'loss': t_loss,
+            'backward': t_backward,
             'optimiser': max(0.0, t_step - t_forward - t_loss - t_backward), 'step': t_step,
             'gflop': counter.get_total_flops() / 1e9}
 
@@ -121,6 +133,11 @@ def step_split(config, with_icp: bool, repeat: int,
 def _exact(config):
     """``config`` with the paper's exact (KD-tree) ICP association instead of its own."""
     return replace(config, loss=replace(config.loss, icp_association='nearest'))
+
+
+def _refined(config, steps: int):
+    """``config`` with ``steps`` refinement steps in the loss."""
+    return replace(config, loss=replace(config.loss, refine_iterations=steps))
 
 
 def main(argv=None) -> None:
@@ -132,16 +149,20 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = load_config(args.config)
+    given = load_config(args.config)
+    config = _refined(given, 0)
     rate = conv_rate(args.repeat)
     rows = {'without 3D loss': step_split(config, False, args.repeat),
             'with 3D loss': step_split(config, True, args.repeat),
             'with 3D, tol 1e-4': step_split(config, True, args.repeat, 1e-4),
-            'with 3D, exact': step_split(_exact(config), True, args.repeat)}
+            'with 3D, exact': step_split(_exact(config), True, args.repeat),
+            'with refinement': step_split(
+                _refined(config, given.loss.refine_iterations or 3), False, args.repeat)}
     m = config.model
     print(f'{args.config}: {m.height}x{m.width}, batch {config.optim.batch_size}, '
           f'{torch.get_num_threads()} threads; CPU convolution rate {rate:.1f} GFLOP/s')
-    parts = ('networks', 'photometric', 'smoothness', 'icp', 'backward', 'optimiser', 'step')
+    parts = ('networks', 'photometric', 'smoothness', 'icp', 'refine', 'backward', 'optimiser',
+             'step')
     print('seconds per step (networks = both forward passes; photometric, smoothness and icp '
           "are the loss terms' forward; backward covers all)")
     print(f'{"":<18}' + ''.join(f'{p:>12}' for p in parts)
@@ -150,9 +171,10 @@ def main(argv=None) -> None:
         achieved = r['gflop'] / r['step']
         print(f'{name:<18}' + ''.join(f'{r[p]:>12.3f}' for p in parts)
               + f'{r["gflop"]:>8.2f}{achieved:>9.1f}{achieved / rate:>9.1%}')
-    for name in ('with 3D loss', 'with 3D, tol 1e-4', 'with 3D, exact'):
+    for name in ('with 3D loss', 'with 3D, tol 1e-4', 'with 3D, exact', 'with refinement'):
         extra = rows[name]['step'] / rows['without 3D loss']['step'] - 1
-        print(f'{name}: the 3D loss adds {extra:.0%} to a step')
+        what = 'refinement' if name == 'with refinement' else 'the 3D loss'
+        print(f'{name}: {what} adds {extra:.0%} to a step')
 
 
 if __name__ == '__main__':
