@@ -77,8 +77,8 @@ class NodeConfig:
                                          'motion on the previous depth (0 = the ego-motion '
                                          "network's motion as it is)", limits=(0, 50))
     pose_refinement_translation_prior: float = _p(
-        0.01, "weight keeping each refined translation near the network's (network depth "
-        'units; 0 = none; larger for slow robots whose depth is poor)', limits=(0.0, 1e6))
+        0.0, "weight keeping each refined translation near the network's (network depth "
+        'units; 0 = none; 0.01-0.1 for slow robot paths)', limits=(0.0, 1e6))
     output_resolution: str = _p('input', "'input' (the camera's size) or 'network'")
     publish_depth: bool = _p(True, 'publish depth and depth/camera_info')
     publish_points: bool = _p(True, 'publish the point cloud')

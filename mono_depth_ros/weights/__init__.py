@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""The shipped default weights (``training/configs/compact_v4.yaml`` says how they were trained).
+"""The shipped default weights (``training/configs/compact_v7.yaml`` says how they were trained).
 
 May import: the standard library only.
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 
 __all__ = ['DEFAULT_WEIGHTS', 'FIRST_WEIGHTS', 'PREVIOUS_WEIGHTS', 'default_weights']
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_v4_48x160.safetensors'
-#: the previous default (``training/configs/compact_v3.yaml``), kept for side-by-side figures
-#: (``compact_v2_48x160`` left the package with the fourth weights; it stays in git history)
-PREVIOUS_WEIGHTS = Path(__file__).resolve().parent / 'compact_v3_48x160.safetensors'
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_v7_48x160.safetensors'
+#: the previous default (``training/configs/compact_v4.yaml``), kept for side-by-side figures
+#: (``compact_v2_48x160`` and ``compact_v3_48x160`` left the package; they stay in git history)
+PREVIOUS_WEIGHTS = Path(__file__).resolve().parent / 'compact_v4_48x160.safetensors'
 #: the first shipped weights (``training/configs/compact.yaml``), kept for the same reason
 FIRST_WEIGHTS = Path(__file__).resolve().parent / 'compact_48x160.safetensors'
 
@@ -35,5 +35,5 @@ def default_weights() -> Path:
     if not DEFAULT_WEIGHTS.is_file():
         raise FileNotFoundError(f'{DEFAULT_WEIGHTS}: the default weights are missing from '
                                 'this install; pass a weights file, or train one with '
-                                'training/configs/compact_v4.yaml')
+                                'training/configs/compact_v7.yaml')
     return DEFAULT_WEIGHTS
