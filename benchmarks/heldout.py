@@ -28,8 +28,8 @@ the frame-to-frame rotation error and the 5-frame ATE, each also after photometr
 refinement of the motions on the depth network's depth
 (:func:`~mono_depth_ros.core.inference.refined_motions`, default settings: what the node
 publishes with ``pose_refinement_iterations`` at its default). Writes ``results.json`` and
-``depth.png`` (one frame per sequence: truth, then each weights file) to ``--out``. A
-``ground truth`` row gives the fixed-map share of the true depth, for scale, and
+``depth.png`` (one frame per sequence: truth, then each weights file median-scaled to it) to
+``--out``. A ``ground truth`` row gives the fixed-map share of the true depth, for scale, and
 ``content_corr`` correlates what changes from frame to frame in the predicted and the true
 depth (:func:`~mono_depth_ros.evaluation.depth.content_correlation`: 0 for one fixed map,
 1 for a perfect network).
@@ -166,6 +166,12 @@ COLUMNS = ('abs_rel', 'a1', 'log_corr', 'fixed_map_share', 'content_corr',
            'refined_rotation_error_deg', 'refined_ate')
 
 
+def _median_scaled(depth: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Return ``depth`` scaled so that its median matches the truth's (as the metrics do)."""
+    valid = np.isfinite(truth) & (truth > 0) & (truth < 80.0) & np.isfinite(depth)
+    return depth * (np.median(truth[valid]) / np.median(depth[valid]))
+
+
 def _label(column: str) -> str:
     """Return a column's name in 13 characters (``r.`` = after photometric refinement)."""
     return column.replace('refined_', 'r.').replace('rotation_', 'rot_')[:13]
@@ -206,12 +212,15 @@ def main(argv=None) -> None:
                         else f'{"":>14}' for c in COLUMNS))
     rows: List = []
     for seq_name, seq in seqs.items():
-        rows.append((seq.images[len(seq) // 2], seq.depths[len(seq) // 2],
-                     [results[seq_name][n]['depths'][len(seq) // 2] for n in names]))
+        truth = seq.depths[len(seq) // 2]
+        rows.append((seq.images[len(seq) // 2], truth,
+                     [_median_scaled(results[seq_name][n]['depths'][len(seq) // 2], truth)
+                      for n in names]))
     save_depth_grid(args.out / 'depth.png', [r[0] for r in rows],
                     {'ground truth': [r[1] for r in rows],
                      **{n: [r[2][i] for r in rows] for i, n in enumerate(names)}},
-                    title='held-out sequences, middle frame: ' + ', '.join(seqs))
+                    title='middle frames (predictions median-scaled to the truth): '
+                    + ', '.join(seqs))
     (args.out / 'results.json').write_text(json.dumps(
         {s: {**{n: {c: v[c] for c in COLUMNS} for n, v in per.items()},
              'ground truth': {'fixed_map_share': truth_share[s]}}
