@@ -219,8 +219,8 @@ def main(argv=None) -> None:
     save_depth_grid(args.out / 'depth.png', [r[0] for r in rows],
                     {'ground truth': [r[1] for r in rows],
                      **{n: [r[2][i] for r in rows] for i, n in enumerate(names)}},
-                    title='middle frames (predictions median-scaled to the truth): '
-                    + ', '.join(seqs))
+                    title="middle frame of each sequence, in the table's order; predictions "
+                    'median-scaled to the truth')
     (args.out / 'results.json').write_text(json.dumps(
         {s: {**{n: {c: v[c] for c in COLUMNS} for n, v in per.items()},
              'ground truth': {'fixed_map_share': truth_share[s]}}
