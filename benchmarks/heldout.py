@@ -44,7 +44,7 @@ from mono_depth_ros.core.inference import pairwise_motions, predict_depths, refi
 from mono_depth_ros.core.refine import RefineConfig
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.evaluation.depth import (content_correlation, evaluate_depths,
-                                             fixed_map_share, log_correlation)
+                                             fixed_map_share, log_correlation, median_scaled)
 from mono_depth_ros.evaluation.plots import save_depth_grid
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
 from mono_depth_ros.sim.dataset import default_intrinsics, render_sequence, RenderedSequence
@@ -166,12 +166,6 @@ COLUMNS = ('abs_rel', 'a1', 'log_corr', 'fixed_map_share', 'content_corr',
            'refined_rotation_error_deg', 'refined_ate')
 
 
-def _median_scaled(depth: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Return ``depth`` scaled so that its median matches the truth's (as the metrics do)."""
-    valid = np.isfinite(truth) & (truth > 0) & (truth < 80.0) & np.isfinite(depth)
-    return depth * (np.median(truth[valid]) / np.median(depth[valid]))
-
-
 def _label(column: str) -> str:
     """Return a column's name in 13 characters (``r.`` = after photometric refinement)."""
     return column.replace('refined_', 'r.').replace('rotation_', 'rot_')[:13]
@@ -214,8 +208,8 @@ def main(argv=None) -> None:
     for seq_name, seq in seqs.items():
         truth = seq.depths[len(seq) // 2]
         rows.append((seq.images[len(seq) // 2], truth,
-                     [_median_scaled(results[seq_name][n]['depths'][len(seq) // 2], truth)
-                      for n in names]))
+                     [median_scaled(results[seq_name][n]['depths'][len(seq) // 2], truth,
+                                    max_depth=80.0) for n in names]))
     save_depth_grid(args.out / 'depth.png', [r[0] for r in rows],
                     {'ground truth': [r[1] for r in rows],
                      **{n: [r[2][i] for r in rows] for i, n in enumerate(names)}},

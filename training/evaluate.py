@@ -41,7 +41,8 @@ from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.data.kitti import (eigen_test_frames, KittiDrive, odometry_frames,
                                        read_odometry_intrinsics, read_odometry_poses,
                                        read_png)
-from mono_depth_ros.evaluation.depth import DEPTH_METRICS, evaluate_depths, resize_depth
+from mono_depth_ros.evaluation.depth import (DEPTH_METRICS, evaluate_depths, median_scaled,
+                                             resize_depth)
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
 import numpy as np
@@ -70,11 +71,7 @@ def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
     }
     if pictures is not None:
         idx = np.linspace(0, len(images) - 1, min(4, len(images))).round().astype(int)
-        scaled = []
-        for i in idx:
-            p = resize_depth(preds[i], gts[i].shape)
-            valid = np.isfinite(gts[i])
-            scaled.append(p * np.median(gts[i][valid]) / np.median(p[valid]))
+        scaled = [median_scaled(resize_depth(preds[i], gts[i].shape), gts[i]) for i in idx]
         save_depth_grid(pictures, [images[i] for i in idx],
                         {'ground truth': [gts[i] for i in idx],
                          'prediction (median-scaled)': scaled},

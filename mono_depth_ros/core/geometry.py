@@ -49,6 +49,7 @@ __all__ = [
     'mat_to_pose_vec',
     'project_points',
     'rotation_to_euler',
+    'sample_pixels',
     'transform_points',
     'validity_mask',
 ]
@@ -222,6 +223,19 @@ def validity_mask(pixels: torch.Tensor, z: torch.Tensor, height: int, width: int
     return valid.to(pixels.dtype)
 
 
+def sample_pixels(image: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """Sample ``image`` ``(B, C, H, W)`` bilinearly at pixel coordinates ``(B, 2, H', W')``.
+
+    Pixel centres are integers (``align_corners=True``), samples outside are zero; returns
+    ``(B, C, H', W')``. The one sampling convention of the warp and the refinement.
+    """
+    h, w = image.shape[-2:]
+    norm = torch.stack([2.0 * pixels[:, 0] / max(w - 1, 1) - 1.0,
+                        2.0 * pixels[:, 1] / max(h - 1, 1) - 1.0], dim=-1)
+    return F.grid_sample(image, norm, mode='bilinear', padding_mode='zeros',
+                         align_corners=True)
+
+
 def inverse_warp(source_image: torch.Tensor, target_depth: torch.Tensor,
                  source_T_target: torch.Tensor, intrinsics: torch.Tensor,
                  grid: Optional[torch.Tensor] = None
@@ -253,9 +267,4 @@ def inverse_warp(source_image: torch.Tensor, target_depth: torch.Tensor,
     moved = transform_points(source_T_target, points.reshape(b, 3, h * w).transpose(1, 2))
     moved = moved.transpose(1, 2).reshape(b, 3, h, w)
     pixels, z = project_points(moved, intrinsics)
-    mask = validity_mask(pixels, z, h, w)
-    norm = torch.stack([2.0 * pixels[:, 0] / max(w - 1, 1) - 1.0,
-                        2.0 * pixels[:, 1] / max(h - 1, 1) - 1.0], dim=-1)
-    warped = F.grid_sample(source_image, norm, mode='bilinear', padding_mode='zeros',
-                           align_corners=True)
-    return warped, mask
+    return sample_pixels(source_image, pixels), validity_mask(pixels, z, h, w)

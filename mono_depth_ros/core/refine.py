@@ -44,9 +44,8 @@ from typing import Tuple
 from mono_depth_ros.core.camera import depth_to_points, pixel_grid
 from mono_depth_ros.core.checks import check_shape
 from mono_depth_ros.core.geometry import (mat_to_pose_vec, pose_vec_to_mat, project_points,
-                                          transform_points, validity_mask)
+                                          sample_pixels, transform_points, validity_mask)
 import torch
-import torch.nn.functional as F
 
 __all__ = ['RefineConfig', 'alignment_cost', 'refine_motion', 'refine_snippets']
 
@@ -117,11 +116,7 @@ def _gradients(image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
 
 def _sample(image: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """Bilinear samples ``(B, C, N)`` of ``image`` at pixel coordinates ``uv`` ``(B, N, 2)``."""
-    h, w = image.shape[-2:]
-    norm = torch.stack([2.0 * uv[..., 0] / max(w - 1, 1) - 1.0,
-                        2.0 * uv[..., 1] / max(h - 1, 1) - 1.0], dim=-1)
-    return F.grid_sample(image, norm[:, None], mode='bilinear', padding_mode='zeros',
-                         align_corners=True)[:, :, 0]
+    return sample_pixels(image, uv.transpose(1, 2)[..., None])[..., 0]
 
 
 def _project(transform: torch.Tensor, points: torch.Tensor, k: torch.Tensor,

@@ -30,7 +30,8 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = ['DEPTH_METRICS', 'content_correlation', 'depth_metrics', 'evaluate_depths',
-           'fixed_map_share', 'garg_crop_mask', 'log_correlation', 'resize_depth']
+           'fixed_map_share', 'garg_crop_mask', 'log_correlation', 'median_scaled',
+           'resize_depth']
 
 DEPTH_METRICS = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3')
 
@@ -111,6 +112,22 @@ def evaluate_depths(pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
     out['scale_median'] = float(np.median(scales))
     out['scale_std_over_median'] = float(np.std(np.array(scales) / np.median(scales)))
     return out
+
+
+def median_scaled(prediction: np.ndarray, truth: np.ndarray,
+                  max_depth: Optional[float] = None) -> np.ndarray:
+    """Return ``prediction`` times the ratio of medians over pixels valid in both.
+
+    The shape of the depth freed of the monocular scale, as the median-scaled metrics see it
+    (for pictures). ``max_depth``: leave out truth at or beyond it (the metrics' 80 m cap).
+    A pair without a common valid pixel is returned unscaled.
+    """
+    ok = np.isfinite(prediction) & np.isfinite(truth) & (truth > 0) & (prediction > 0)
+    if max_depth is not None:
+        ok &= truth < max_depth
+    if not ok.any():
+        return prediction
+    return prediction * (np.median(truth[ok]) / np.median(prediction[ok]))
 
 
 def resize_depth(depth: np.ndarray, shape) -> np.ndarray:

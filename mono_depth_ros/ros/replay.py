@@ -43,25 +43,13 @@ from mono_depth_ros.data.bag import (bag_topics, odometry_poses, read_camera_bag
                                      write_camera_bag)
 from mono_depth_ros.data.errors import DataError
 from mono_depth_ros.data.messages import depth_from_message, stamp_to_ns
-from mono_depth_ros.evaluation.depth import DEPTH_METRICS, evaluate_depths
+from mono_depth_ros.evaluation.depth import DEPTH_METRICS, evaluate_depths, median_scaled
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import evaluate_trajectory
 import numpy as np
 
 __all__ = ['clip_to_bag', 'evaluate_recording', 'main', 'preview_recording',
            'replay_and_record']
-
-
-def _median_scaled(prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Return ``prediction`` times the ratio of medians over pixels valid in both.
-
-    The shape of the depth, freed of the monocular scale, as the median-scaled metrics see
-    it (the metric column shows the node's own scale).
-    """
-    ok = np.isfinite(prediction) & np.isfinite(truth) & (truth > 0) & (prediction > 0)
-    if not ok.any():
-        return prediction
-    return prediction * (np.median(truth[ok]) / np.median(prediction[ok]))
 
 
 OUTPUTS = {'depth': 'sensor_msgs/msg/Image', 'odom': 'nav_msgs/msg/Odometry'}
@@ -207,7 +195,7 @@ def evaluate_recording(bag: Path, recorded: Path, gt_depth_topic: str, gt_odom_t
                     {'ground truth': [truth[common[i]].depth for i in idx],
                      'node output (metric)': [predicted[common[i]] for i in idx],
                      'node output (median-scaled)': [
-                         _median_scaled(predicted[common[i]], truth[common[i]].depth)
+                         median_scaled(predicted[common[i]], truth[common[i]].depth)
                          for i in idx]},
                     title='replayed bag: depth from the node')
     gt_poses = odometry_poses(bag, gt_odom_topic)

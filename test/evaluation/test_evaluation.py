@@ -19,7 +19,7 @@ import math
 
 from mono_depth_ros.evaluation.depth import (content_correlation, depth_metrics,
                                              evaluate_depths, fixed_map_share,
-                                             garg_crop_mask, log_correlation)
+                                             garg_crop_mask, log_correlation, median_scaled)
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,
                                             evaluate_trajectory, rotation_scores,
@@ -209,3 +209,20 @@ def test_log_correlation_is_scale_free():
     assert log_correlation(gt, 1.0 / gt) == pytest.approx(-1.0)
     noise = np.exp(rng.normal(size=(10, 20)))
     assert abs(log_correlation(gt, noise)) < 0.3
+
+
+def test_median_scaled_picture_column_removes_the_scale():
+    truth = np.array([[1.0, 2.0, np.inf], [4.0, 8.0, 3.0]])
+    prediction = 0.5 * np.where(np.isfinite(truth), truth, 7.0)
+    prediction[0, 0] = np.nan
+    scaled = median_scaled(prediction, truth)
+    ok = np.isfinite(truth) & np.isfinite(prediction)
+    np.testing.assert_allclose(scaled[ok], truth[ok])
+    assert np.isnan(scaled[0, 0])
+    # With a cap, truth at or beyond it is left out of the medians (the metrics' 80 m).
+    far = np.array([[2.0, 4.0, 100.0, 100.0, 100.0]])
+    capped = median_scaled(np.array([[1.0, 2.0, 3.0, 3.0, 3.0]]), far, max_depth=80.0)
+    np.testing.assert_allclose(capped[0, :2], far[0, :2])
+    # No common valid pixel: returned as it is.
+    np.testing.assert_array_equal(median_scaled(np.ones((1, 2)), np.full((1, 2), np.nan)),
+                                  np.ones((1, 2)))

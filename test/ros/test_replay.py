@@ -91,17 +91,6 @@ def test_main_job_runs_with_the_shipped_weights(tmp_path):
     assert 'depth' in bag_topics(tmp_path / 'recorded')
 
 
-def test_median_scaled_picture_column_removes_the_scale():
-    from mono_depth_ros.ros.replay import _median_scaled
-    truth = np.array([[1.0, 2.0, np.inf], [4.0, 8.0, 3.0]])
-    prediction = 0.5 * np.where(np.isfinite(truth), truth, 7.0)
-    prediction[0, 0] = np.nan
-    scaled = _median_scaled(prediction, truth)
-    ok = np.isfinite(truth) & np.isfinite(prediction)
-    np.testing.assert_allclose(scaled[ok], truth[ok])
-    assert np.isnan(scaled[0, 0])
-
-
 def test_clip_to_bag_writes_camera_topics(tmp_path):
     """An image folder becomes Image + CameraInfo at the given rate, K from the field of view."""
     from mono_depth_ros.data.bag import read_camera_bag
