@@ -151,8 +151,8 @@ class DepthPipeline:
                  depth_scale: float = 1.0, camera_height: Optional[float] = None,
                  scale_smoothing: float = 0.1, max_depth: float = 80.0,
                  scale_interval: int = 5, scale_stride: int = 2, backend: str = 'torch',
-                 threads: int = 1, refine_iterations: int = 3,
-                 refine_translation_prior: float = 0.0) -> None:
+                 threads: int = 1, refine_iterations: int = RefineConfig.iterations,
+                 refine_translation_prior: float = RefineConfig.translation_prior) -> None:
         """Load the networks (a bad file raises :class:`~mono_depth_ros.core.WeightsError`)."""
         kind = 'fixed' if camera_height is None else 'ground_plane'
         self.scale = make_scale(kind, depth_scale=depth_scale, camera_height=camera_height,
@@ -207,7 +207,8 @@ class DepthPipeline:
                                 smoothing=scale_smoothing)
         self._scale_value = None
 
-    def set_refinement(self, iterations: int, translation_prior: float = 0.0) -> None:
+    def set_refinement(self, iterations: int,
+                       translation_prior: float = RefineConfig.translation_prior) -> None:
         """Set the refinement steps per frame (0 = off) and its translation prior.
 
         Raises:
