@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 from concurrent.futures import ProcessPoolExecutor
 import json
+import math
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -47,7 +48,7 @@ from mono_depth_ros.sim.dataset import (make_sequence, make_varied_sequence, wri
 import numpy as np
 from tqdm import tqdm
 
-__all__ = ['main', 'prepare_kitti', 'render_dataset', 'split_lines']
+__all__ = ['main', 'prepare_kitti', 'render_dataset', 'snippet_gap', 'split_lines']
 
 DATE = '2011_09_26'
 
@@ -70,10 +71,33 @@ def split_lines(lines: Sequence[str], val_fraction: float, seed: int
     return shuffled[n_val:], shuffled[:n_val]
 
 
+def snippet_gap(drive: KittiDrive, min_baseline: Optional[float], max_gap: int = 4) -> int:
+    """Frames between a snippet's neighbours for ``drive`` (1 without ``min_baseline``).
+
+    The smallest gap at which the drive's median moving speed (oxts, frames under 0.3 m/s
+    left out as :func:`~mono_depth_ros.data.snippets.prepare_snippets` leaves them out)
+    covers ``min_baseline`` metres between neighbours, at most ``max_gap``: a walk of
+    0.15 m per frame gets 2 for 0.3 m, a car drive 1. Without oxts speeds it is 1.
+    """
+    speeds = drive.speeds() if min_baseline else None
+    if speeds is None:
+        return 1
+    moving = speeds[speeds >= 0.3]
+    if not moving.size:
+        return 1
+    step = float(np.median(moving)) * drive.frame_interval()
+    return int(min(max(math.ceil(min_baseline / step - 1e-9), 1), max_gap))
+
+
 def prepare_kitti(raw_root: Path, out: Path, size: Tuple[int, int],
                   test_files: Optional[Path] = None, seq_length: int = 3,
-                  val_fraction: float = 0.1, seed: int = 0) -> dict:
-    """Snippets from every KITTI raw drive under ``raw_root`` not in the test split."""
+                  val_fraction: float = 0.1, seed: int = 0,
+                  min_baseline: Optional[float] = None) -> dict:
+    """Snippets from every KITTI raw drive under ``raw_root`` not in the test split.
+
+    ``min_baseline`` (metres) spaces a slow drive's snippet frames further apart
+    (:func:`snippet_gap`); None keeps consecutive frames, as the paper does.
+    """
     test_drives = set()
     if test_files is not None:
         test_drives = {drive for _, drive, _ in eigen_test_frames(test_files)}
@@ -81,20 +105,25 @@ def prepare_kitti(raw_root: Path, out: Path, size: Tuple[int, int],
     if not drives:
         raise DataError(f'{raw_root}: no <date>/<drive>_sync folders')
     lines: List[str] = []
-    used = []
+    used, gaps = [], {}
     for drive_dir in tqdm(drives, desc='kitti drives'):
         if drive_dir.name in test_drives:
             continue
         drive = KittiDrive(drive_dir)
         frames = (drive.image(f) for f in drive.frames)
+        gaps[drive.name] = snippet_gap(drive, min_baseline)
         lines += prepare_snippets(frames, drive.intrinsics, out, drive.name + '_02', size,
-                                  seq_length, speeds=drive.speeds(), frame_ids=drive.frames)
+                                  seq_length, speeds=drive.speeds(), frame_ids=drive.frames,
+                                  gap=gaps[drive.name])
         used.append(drive.name)
     train, val = split_lines(lines, val_fraction, seed)
     write_split(out, 'train', train)
     write_split(out, 'val', val)
-    return {'drives': used, 'excluded_test_drives': sorted(test_drives), 'train': len(train),
+    info = {'drives': used, 'excluded_test_drives': sorted(test_drives), 'train': len(train),
             'val': len(val)}
+    if min_baseline:
+        info['snippet_gaps'] = gaps
+    return info
 
 
 def _render_one(job: Tuple[int, bool, str, int, int, Tuple[int, int], int]):
@@ -173,6 +202,8 @@ def main(argv=None) -> None:
     p.add_argument('--out', type=Path, required=True)
     p.add_argument('--test-files', type=Path, help='Eigen test list (drives excluded)')
     p.add_argument('--size', type=_size, default=(128, 416))
+    p.add_argument('--min-baseline', type=float, help='metres a slow drive should move '
+                   'between snippet frames: its frames are spaced further apart (at most 4)')
     for name, helptext in (('video', 'snippets from a video file or image folder'),
                            ('bag', 'snippets from a rosbag2 image topic')):
         p = sub.add_parser(name, help=helptext)
@@ -200,7 +231,8 @@ def _render(args: argparse.Namespace) -> dict:
 
 
 def _kitti(args: argparse.Namespace) -> dict:
-    return prepare_kitti(args.raw, args.out, args.size, args.test_files)
+    return prepare_kitti(args.raw, args.out, args.size, args.test_files,
+                         min_baseline=args.min_baseline)
 
 
 def _video_frames(args: argparse.Namespace):

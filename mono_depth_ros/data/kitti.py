@@ -31,6 +31,7 @@ modules (never ROS).
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -141,6 +142,20 @@ class KittiDrive:
         """Ground-truth depth ``(H, W)`` of ``frame`` in metres (NaN where none)."""
         return read_depth_png(self.dir / 'proj_depth' / 'groundtruth'
                               / f'image_{self.camera:02d}' / f'{frame}.png')
+
+    def frame_interval(self) -> float:
+        """Median seconds between frames from ``timestamps.txt`` (0.1, KITTI's 10 Hz, without)."""
+        path = self.image_dir.parent / 'timestamps.txt'
+        if not path.is_file():
+            return 0.1
+        try:
+            stamps = [datetime.datetime.fromisoformat(line.strip()[:26])
+                      for line in path.read_text().splitlines() if line.strip()]
+        except ValueError as err:
+            raise DataError(f'{path}: cannot read timestamps: {err}') from err
+        steps = np.diff([t.timestamp() for t in stamps])
+        steps = steps[steps > 0]
+        return float(np.median(steps)) if steps.size else 0.1
 
     def speeds(self) -> Optional[np.ndarray]:
         """Horizontal speed (m/s) per frame from the oxts packets, or None without them."""

@@ -74,7 +74,7 @@ def prepare_snippets(frames: Iterable[np.ndarray], intrinsics: np.ndarray, out_d
                      sequence: str, size: Tuple[int, int] = (128, 416), seq_length: int = 3,
                      speeds: Optional[np.ndarray] = None, min_speed: float = 0.3,
                      min_change: float = 0.01,
-                     frame_ids: Optional[Sequence[str]] = None) -> List[str]:
+                     frame_ids: Optional[Sequence[str]] = None, gap: int = 1) -> List[str]:
     """Write the snippets of one sequence; return their ``"<sequence> <frame>"`` lines.
 
     Args:
@@ -89,8 +89,12 @@ def prepare_snippets(frames: Iterable[np.ndarray], intrinsics: np.ndarray, out_d
         min_change: without speeds, a frame whose mean absolute change from the last kept
             frame is below this fraction of full scale is static.
         frame_ids: names of the frames (default: their indices, zero-padded).
+        gap: a snippet's frames are this many kept frames apart (1 = consecutive; more
+            gives a slow camera the baseline a fast one has between frames).
 
     """
+    if gap < 1:
+        raise ValueError(f'gap must be >= 1, got {gap}')
     resized, k = [], None
     for frame in frames:
         small, k = resize_frame(frame, intrinsics, size)
@@ -104,8 +108,8 @@ def prepare_snippets(frames: Iterable[np.ndarray], intrinsics: np.ndarray, out_d
     half = seq_length // 2
     lines = []
     from PIL import Image
-    for j in range(half, len(kept) - (seq_length - 1 - half)):
-        window = kept[j - half:j - half + seq_length]
+    for j in range(half * gap, len(kept) - (seq_length - 1 - half) * gap):
+        window = kept[j - half * gap:j + (seq_length - half) * gap:gap]
         name = ids[kept[j]]
         Image.fromarray(np.concatenate([resized[i] for i in window], axis=1)).save(
             folder / f'{name}.png')

@@ -202,3 +202,23 @@ def test_snippets_static_frames_and_intrinsics(car_sequence, tmp_path):
                                first.mean((1, 3)), atol=1.01)  # PIL rounds in fixed point
     with pytest.raises(DataError, match='expected 52x16|frames are'):
         SnippetDataset(tmp_path, 'train', 3, (32, 104))[0]
+
+
+def test_snippet_gap_spaces_the_frames_of_a_snippet(car_sequence, tmp_path):
+    """With ``gap=2`` a snippet holds every second moving frame, centred on its name."""
+    speeds = np.r_[np.linalg.norm(np.diff(car_sequence.poses[:, :3, 3], axis=0), axis=1),
+                   0.6] * 10
+    moving = np.flatnonzero(speeds >= 0.3)
+    lines = prepare_snippets(car_sequence.images, car_sequence.intrinsics, tmp_path, 'seq',
+                             size=(16, 52), speeds=speeds, gap=2)
+    assert len(lines) == len(moving) - 4
+    assert lines[0] == f'seq {moving[2]:010d}'
+    write_split(tmp_path, 'train', lines)
+    images = SnippetDataset(tmp_path, 'train', 3, (16, 52))[0]['images']
+    for slot, frame in enumerate(moving[[0, 2, 4]]):
+        small = car_sequence.images[frame].astype(np.float32).reshape(16, 2, 52, 2, 3)
+        np.testing.assert_allclose(images[slot].permute(1, 2, 0).numpy() * 255,
+                                   small.mean((1, 3)), atol=1.01)
+    with pytest.raises(ValueError, match='gap must be >= 1'):
+        prepare_snippets(car_sequence.images, car_sequence.intrinsics, tmp_path, 'seq',
+                         size=(16, 52), gap=0)

@@ -25,11 +25,15 @@ from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.geometry import mat_to_pose_vec
 from mono_depth_ros.core.losses import vid2depth_loss
 from mono_depth_ros.core.weights import load_networks, read_weights
+from mono_depth_ros.data.kitti import KittiDrive
+from mono_depth_ros.sim.motion import car_trajectory
 from mono_depth_ros.sim.scene import look_transform, render
 from mono_depth_ros_training.augment import augment_batch, draw_parameters
 from mono_depth_ros_training.config import AugmentConfig, load_config
 from mono_depth_ros_training.evaluate import evaluate
+from mono_depth_ros_training.prepare import prepare_kitti, snippet_gap
 from mono_depth_ros_training.train import CHECKPOINT, learning_rate, train, WEIGHTS
+import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -349,3 +353,26 @@ def test_prepared_split_excludes_test_drives(tiny_dataset):
              + (tiny_dataset / 'prepared' / 'val.txt').read_text()).split()
     assert lines and not any('drive_0003' in item for item in lines)
     assert (tiny_dataset / 'bags' / 'test_mcap').is_dir()
+
+
+def test_min_baseline_spaces_slow_drives(tiny_dataset, tmp_path):
+    """A drive's snippet gap is the smallest that covers ``min_baseline`` at its speed."""
+    raw = tiny_dataset / 'kitti_raw'
+    drive = KittiDrive(raw / '2011_09_26' / '2011_09_26_drive_0001_sync')
+    # The renderer's own path for this drive (seed 5 * 1000 + 0): metres per frame.
+    poses = car_trajectory(16, seed=5000).numpy()
+    steps = np.linalg.norm(np.diff(poses[:, :3, 3], axis=0), axis=1)
+    step = float(np.median(steps[steps * 10 >= 0.3]))
+    assert drive.frame_interval() == pytest.approx(0.1, abs=1e-6)
+    assert snippet_gap(drive, None) == 1
+    assert snippet_gap(drive, 0.5 * step) == 1
+    assert snippet_gap(drive, 2.5 * step) == 3
+    assert snippet_gap(drive, 100 * step) == 4  # at most 4
+    info = prepare_kitti(raw, tmp_path / 'prepared', (32, 104),
+                         tiny_dataset / 'test_files_eigen.txt', min_baseline=1.5 * step)
+    assert set(info['snippet_gaps'].values()) == {2}
+    gap1 = prepare_kitti(raw, tmp_path / 'consecutive', (32, 104),
+                         tiny_dataset / 'test_files_eigen.txt')
+    assert 'snippet_gaps' not in gap1
+    # Two more frames at each end of every drive leave no snippet.
+    assert gap1['train'] + gap1['val'] - info['train'] - info['val'] == 2 * len(info['drives'])
