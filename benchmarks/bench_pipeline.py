@@ -34,7 +34,7 @@ import argparse
 import time
 
 from mono_depth_ros.core.camera import resize_intrinsics
-from mono_depth_ros.core.inference import frames_to_tensor
+from mono_depth_ros.core.inference import frame_to_input
 from mono_depth_ros.runtime.pipeline import DepthPipeline
 from mono_depth_ros.sim.dataset import make_sequence
 import numpy as np
@@ -85,13 +85,18 @@ def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch
     window = torch.rand(1, pipeline.seq_length, 3, *size,
                         generator=torch.Generator().manual_seed(1))
     with torch.no_grad(), pipeline.slot.use() as (depth_net, ego_net):
+        if backend == 'onnxruntime':  # the sessions' own array call: no torch around them
+            image, window = image.numpy(), window.numpy()
+            depth_net, ego_net = depth_net.run, ego_net.run
         depth_net(image)
         t0 = time.perf_counter()
         for _ in range(repeat):
             depth_net(image)
             ego_net(window)
         bare = repeat / (time.perf_counter() - t0)
-        outputs = (depth_net(image)[0].numpy(), ego_net(window).numpy())
+        disparity = depth_net(image)  # the sessions give the finest scale, torch a pyramid
+        outputs = [np.asarray(disparity if backend == 'onnxruntime' else disparity[0]),
+                   np.asarray(ego_net(window))]
     return {'input': f'{size[1]}x{size[0]}', 'fps': full, 'process_fps': process,
             'bare_fps': bare,
             'messages': build is not None, 'outputs': outputs}
@@ -117,7 +122,7 @@ def split(weights: str, frames, intrinsics, repeat: int, backend: str) -> dict:
     counter = iter(range(10 ** 9))
     total = _per_frame(lambda: pipeline.process(frames[next(counter) % len(frames)],
                                                 next(counter), intrinsics), repeat)
-    image = frames_to_tensor([frames[0]], pipeline.size)
+    image = frame_to_input(frames[0], pipeline.size)
     k = resize_intrinsics(intrinsics, frames[0].shape[:2], pipeline.size)
     depth, _ = pipeline._infer(image, k)
     pipeline._infer(image, k)  # a previous frame: the motion is refined from here on
@@ -125,9 +130,9 @@ def split(weights: str, frames, intrinsics, repeat: int, backend: str) -> dict:
     networks = _per_frame(lambda: refine_off._infer(image, k), repeat)
     sample = (depth[..., None] * pipeline._rays_for(k))[::pipeline.scale_stride,
                                                          ::pipeline.scale_stride]
-    sample = sample.reshape(-1, 3).astype(np.float64)
+    sample = sample.reshape(-1, 3)
     parts = {
-        'resize': _per_frame(lambda: frames_to_tensor([frames[0]], pipeline.size), repeat),
+        'resize': _per_frame(lambda: frame_to_input(frames[0], pipeline.size), repeat),
         'networks': networks,
         'refinement': _per_frame(lambda: pipeline._infer(image, k), repeat) - networks,
         'ground fit': _per_frame(lambda: pipeline.scale.update(sample), repeat)

@@ -38,7 +38,7 @@ from PIL import Image
 import torch
 import torch.nn.functional as F
 
-__all__ = ['frames_to_tensor', 'pairwise_motions', 'photometric_error', 'predict_depths',
+__all__ = ['frame_to_input', 'frames_to_tensor', 'pairwise_motions', 'photometric_error', 'predict_depths',
            'refined_motions']
 
 
@@ -62,6 +62,21 @@ def frames_to_tensor(frames: Sequence[np.ndarray], size: Tuple[int, int],
     if tuple(batch.shape[-2:]) != (h, w):  # uint8 frames are at size already
         batch = F.interpolate(batch, size=(h, w), mode='area')
     return batch
+
+
+def frame_to_input(rgb: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """One ``uint8`` frame ``(H0, W0, 3)`` as the networks' ``(1, 3, H, W)`` float32 array.
+
+    The same values as :func:`frames_to_tensor` (Pillow's box filter, then ``/ 255``), in
+    numpy: the per-frame path of the node, where a dozen small torch calls cost more than
+    the conversion itself.
+    """
+    h, w = (int(v) for v in size)
+    if rgb.shape[:2] != (h, w):
+        rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BOX))
+    out = np.empty((1, 3, h, w), np.float32)
+    np.divide(rgb.transpose(2, 0, 1), np.float32(255.0), out=out[0])
+    return out
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ one needs onnxscript, which the package does not depend on).
 sessions with the torch networks' interface (torch tensors in and out), which is how
 ``DepthPipeline(..., backend='onnxruntime')`` runs the same pipeline on onnxruntime.
 
-May import: torch, onnxruntime (lazily), :mod:`mono_depth_ros.core`.
+May import: numpy, torch, onnxruntime (lazily), :mod:`mono_depth_ros.core`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from typing import Any, Dict, Mapping, Tuple
 import warnings
 
 from mono_depth_ros.core.weights import load_networks
+import numpy as np
 import torch
 
 __all__ = ['OPSET', 'export_onnx', 'main', 'onnx_bytes', 'onnx_networks']
@@ -116,9 +117,12 @@ class _Session:
         self.input = self.session.get_inputs()[0].name
         self.finest_only = finest_only
 
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The model's output for a float32 array (the pipeline's per-frame call)."""
+        return self.session.run(None, {self.input: x})[0]
+
     def __call__(self, x: torch.Tensor):
-        (y,) = self.session.run(None, {self.input: x.detach().cpu().numpy()})
-        y = torch.from_numpy(y)
+        y = torch.from_numpy(self.run(x.detach().cpu().numpy()))
         return [y] if self.finest_only else y  # the depth network returns a pyramid
 
     def eval(self) -> '_Session':  # noqa: A003 - the torch module interface

@@ -31,8 +31,7 @@ from typing import List, Optional, Tuple, Union
 
 from mono_depth_ros.core.camera import pixel_grid, resize_intrinsics
 from mono_depth_ros.core.geometry import pose_vec_to_mat
-from mono_depth_ros.core.inference import frames_to_tensor
-from mono_depth_ros.core.networks import disparity_to_depth
+from mono_depth_ros.core.inference import frame_to_input
 from mono_depth_ros.core.refine import refine_motion, RefineConfig
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.runtime.odometry import ChainedOdometry
@@ -74,7 +73,7 @@ class FrameResult:
         depth: ``(H, W)`` float32 metres, NaN = no estimate.
         points: ``(H, W, 3)`` float32 camera-frame points of ``depth`` (NaN with it).
         intrinsics: ``(3, 3)`` float64 for ``depth``'s resolution.
-        image: ``(3, H, W)`` float tensor in ``[0, 1]``: the network's input.
+        image: ``(3, H, W)`` float32 CPU tensor in ``[0, 1]``: the network's input.
         odom_T_camera: ``(4, 4)`` float64 pose of the camera in the odometry frame.
         scale: the metric scale applied to the network's depth and translation.
         reset: the odometry was (re)started at this frame.
@@ -247,7 +246,7 @@ class DepthPipeline:
             self.reset()
         self._input_size = rgb.shape[:2]
         k = resize_intrinsics(k0, rgb.shape[:2], self.size)
-        image = frames_to_tensor([rgb], self.size, self.device)
+        image = frame_to_input(rgb, self.size)
         depth, motion = self._infer(image, k)
         points = depth[..., None] * self._rays_for(k)
         scale = self._update_scale(points)
@@ -258,8 +257,8 @@ class DepthPipeline:
         points_m[invalid] = np.nan
         pose = self.odometry.advance(stamp_ns, motion, scale)
         self._frames = (self._frames + [image])[-(self.seq_length - 1):]
-        return FrameResult(stamp_ns, depth_m, points_m, k, image[0], pose, scale,
-                           self.odometry.take_reset())
+        return FrameResult(stamp_ns, depth_m, points_m, k, torch.from_numpy(image[0]), pose,
+                           scale, self.odometry.take_reset())
 
     def _rays_for(self, k: np.ndarray) -> np.ndarray:
         """Return ``K^-1 (u, v, 1)`` ``(H, W, 3)`` float32 per pixel, rebuilt when K changes."""
@@ -277,29 +276,45 @@ class DepthPipeline:
         self._since_fit += 1
         if self._scale_value is None or self._since_fit >= self.scale_interval:
             s = self.scale_stride
-            sample = points[::s, ::s].reshape(-1, 3).astype(np.float64)
+            sample = points[::s, ::s].reshape(-1, 3)  # float32 serves the fit
             self._scale_value, self._since_fit = self.scale.update(sample), 0
         return self._scale_value
 
-    def _infer(self, image: torch.Tensor, k: np.ndarray
+    def _infer(self, image: np.ndarray, k: np.ndarray
                ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """Run the networks: depth ``(H, W)`` float32, ``next_T_prev`` from the last frame."""
+        """Run the networks on ``(1, 3, H, W)`` input: depth ``(H, W)``, ``next_T_prev``.
+
+        numpy in and out: onnxruntime takes and gives arrays, and torch on the CPU shares
+        their memory; only a CUDA device copies.
+        """
         with self.slot.use() as (depth_net, ego_net):
-            depth_t = disparity_to_depth(depth_net(image)[0]).float()
-            depth = depth_t[0, 0].cpu().numpy()
-            prev_depth, self._prev_depth = self._prev_depth, depth_t
+            depth = np.reciprocal(self._run(depth_net, image)[0, 0])
+            prev_depth, self._prev_depth = self._prev_depth, depth
             if not self._frames:
                 return depth, None
             window = (self._frames + [image])[-self.seq_length:]
             while len(window) < self.seq_length:
                 window.insert(0, window[0])
-            vec = ego_net(torch.cat(window)[None])[0, -1]
+            vec = self._run(ego_net, np.concatenate(window)[None])[0, -1]
         if self.refine.iterations == 0 or prev_depth is None:
-            return depth, motion_matrix(vec.cpu().numpy())
-        kt = torch.as_tensor(k, dtype=torch.float32, device=image.device)
-        motion = refine_motion(pose_vec_to_mat(vec[None].float()), self._frames[-1], image,
-                               prev_depth, kt, self.refine)
+            return depth, motion_matrix(vec)
+        tensor = self._tensor
+        motion = refine_motion(pose_vec_to_mat(tensor(vec[None])), tensor(self._frames[-1]),
+                               tensor(image), tensor(prev_depth[None, None]),
+                               tensor(k.astype(np.float32)), self.refine)
         return depth, motion[0].double().cpu().numpy()
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        """``array`` as a float32 tensor on the pipeline's device (no copy on the CPU)."""
+        return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(self.device)
+
+    def _run(self, net, array: np.ndarray) -> np.ndarray:
+        """One network's (finest) output for ``array`` as a float32 array."""
+        if self.backend == 'onnxruntime':
+            return net.run(array)
+        out = net(self._tensor(array))
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        return out.float().cpu().numpy()
 
 
 def motion_matrix(vec: np.ndarray) -> np.ndarray:

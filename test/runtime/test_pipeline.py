@@ -116,9 +116,12 @@ def test_pipeline_translation_prior(weights):
 
 
 def test_pipeline_sees_what_training_saw_and_numpy_motion_matrix():
-    """The network input is training's box-filtered resize; motion_matrix = pose_vec_to_mat."""
+    """The network input is training's box-filtered resize; motion_matrix = pose_vec_to_mat.
+
+    Both input paths (the batch one and the pipeline's per-frame numpy one) give it.
+    """
     from mono_depth_ros.core.geometry import pose_vec_to_mat
-    from mono_depth_ros.core.inference import frames_to_tensor
+    from mono_depth_ros.core.inference import frame_to_input, frames_to_tensor
     from mono_depth_ros.data.snippets import resize_frame
     from mono_depth_ros.runtime.pipeline import motion_matrix
 
@@ -132,6 +135,10 @@ def test_pipeline_sees_what_training_saw_and_numpy_motion_matrix():
         tensor = batch[0]
         np.testing.assert_array_equal(tensor.permute(1, 2, 0).numpy() * 255.0,
                                       small.astype(np.float32))
+        # The pipeline's numpy input: the same values, bit for bit, in the same layout.
+        array = frame_to_input(frame, (48, 160))
+        assert array.dtype == np.float32 and array.flags['C_CONTIGUOUS']
+        np.testing.assert_array_equal(array, batch.numpy())
     # Other dtypes keep torch's area filter (values 0..255).
     as_float = frames_to_tensor([frame.astype(np.float32)], (24, 80))
     assert as_float.is_contiguous()
