@@ -38,7 +38,8 @@ from PIL import Image
 import torch
 import torch.nn.functional as F
 
-__all__ = ['frame_to_input', 'frames_to_tensor', 'pairwise_motions', 'photometric_error', 'predict_depths',
+__all__ = ['frame_to_input', 'frames_to_tensor', 'pairwise_motions', 'photometric_error',
+           'predict_depths',
            'refined_motions']
 
 

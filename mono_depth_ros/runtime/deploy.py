@@ -118,7 +118,7 @@ class _Session:
         self.finest_only = finest_only
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """The model's output for a float32 array (the pipeline's per-frame call)."""
+        """Return the model's output for a float32 array (the pipeline's per-frame call)."""
         return self.session.run(None, {self.input: x})[0]
 
     def __call__(self, x: torch.Tensor):
