@@ -39,8 +39,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ['frame_to_input', 'frames_to_tensor', 'pairwise_motions', 'photometric_error',
-           'predict_depths',
-           'refined_motions']
+           'predict_depths', 'refined_motions']
 
 
 def frames_to_tensor(frames: Sequence[np.ndarray], size: Tuple[int, int],
