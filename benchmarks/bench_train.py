@@ -25,7 +25,8 @@ convolution rate, and what the 3D loss adds to a step, with the paper's fixed 10
 iterations and with ICP stopping once an iteration moves no cloud by more than 1e-4
 (``loss.icp_tolerance``). A last row runs the step with three refinement steps of every
 motion in the loss (``loss.refine_iterations``, the seventh recipe); its ``refine`` column
-is the refinement's own time, part of ``loss``.
+is the refinement's own time, part of ``loss``. ``--compile`` adds both steps with the
+networks through ``torch.compile`` (the trainer's ``--compile``), with the compile time.
 """
 
 import argparse
@@ -69,11 +70,14 @@ def _loss_configs(loss, with_icp: bool, icp_tolerance: Optional[float]):
 
 
 def step_split(config, with_icp: bool, repeat: int,
-               icp_tolerance: Optional[float] = None) -> Dict[str, float]:
+               icp_tolerance: Optional[float] = None,
+               compiled: bool = False) -> Dict[str, float]:
     """Seconds per part of a step, and the step's GFLOP.
 
     The loss terms are timed by switching them on one after another (photometric, then
     smoothness, then the 3D term); each part is the difference to the previous forward.
+    ``compiled`` runs both networks through ``torch.compile`` (the trainer's
+    ``--compile``); ``compile`` is then the seconds of the first step, which compiles.
     """
     loss_config, photometric_only, no_icp = _loss_configs(config.loss, with_icp,
                                                           icp_tolerance)
@@ -81,6 +85,9 @@ def step_split(config, with_icp: bool, repeat: int,
     depth_net, ego_net = build_networks(m)
     optimiser = torch.optim.Adam(list(depth_net.parameters()) + list(ego_net.parameters()),
                                  lr=1e-4)
+    t_compile = 0.0
+    if compiled:
+        depth_net, ego_net = torch.compile(depth_net), torch.compile(ego_net)
     b = config.optim.batch_size
     images = torch.rand(b, m.seq_length, 3, m.height, m.width)
     k = torch.tensor([[0.6 * m.width, 0, m.width / 2], [0, 0.6 * m.width, m.height / 2],
@@ -112,6 +119,13 @@ def step_split(config, with_icp: bool, repeat: int,
         backward()
         optimiser.step()
 
+    if compiled:  # compile the training graphs (and the no-grad ones) before timing
+        t0 = time.perf_counter()
+        optimiser.zero_grad(set_to_none=True)
+        loss().backward()
+        with torch.no_grad():
+            forward()
+        t_compile = time.perf_counter() - t0
     t_forward = _timed(forward, repeat)
     t_photometric = _timed(terms(photometric_only), repeat)
     t_no_icp = _timed(terms(no_icp), repeat)
@@ -120,14 +134,17 @@ def step_split(config, with_icp: bool, repeat: int,
     t_backward = _timed(backward, repeat) - t_forward - t_loss
     t_step = _timed(full, repeat)
     t_refine = _timed(refine, repeat) if loss_config.refine_iterations else 0.0
-    with FlopCounterMode(display=False) as counter:
-        full()
+    gflop = 0.0
+    if not compiled:  # the counter does not see inside compiled graphs: same FLOPs as eager
+        with FlopCounterMode(display=False) as counter:
+            full()
+        gflop = counter.get_total_flops() / 1e9
     return {'networks': t_forward, 'photometric': t_photometric,
             'smoothness': max(0.0, t_no_icp - t_photometric),
             'icp': max(0.0, t_all - t_no_icp), 'refine': t_refine, 'loss': t_loss,
             'backward': t_backward,
             'optimiser': max(0.0, t_step - t_forward - t_loss - t_backward), 'step': t_step,
-            'gflop': counter.get_total_flops() / 1e9}
+            'gflop': gflop, 'compile': t_compile}
 
 
 def _exact(config):
@@ -146,6 +163,8 @@ def main(argv=None) -> None:
     parser.add_argument('--config', default='compact_v3')
     parser.add_argument('--repeat', type=int, default=10)
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--compile', action='store_true',
+                        help='add rows with both networks through torch.compile (minutes)')
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -158,6 +177,13 @@ def main(argv=None) -> None:
             'with 3D, exact': step_split(_exact(config), True, args.repeat),
             'with refinement': step_split(
                 _refined(config, given.loss.refine_iterations or 3), False, args.repeat)}
+    if args.compile:
+        rows['compiled'] = step_split(config, False, args.repeat, compiled=True)
+        rows['compiled, refinement'] = step_split(
+            _refined(config, given.loss.refine_iterations or 3), False, args.repeat,
+            compiled=True)
+        rows['compiled']['gflop'] = rows['without 3D loss']['gflop']
+        rows['compiled, refinement']['gflop'] = rows['with refinement']['gflop']
     m = config.model
     print(f'{args.config}: {m.height}x{m.width}, batch {config.optim.batch_size}, '
           f'{torch.get_num_threads()} threads; CPU convolution rate {rate:.1f} GFLOP/s')
@@ -175,6 +201,11 @@ def main(argv=None) -> None:
         extra = rows[name]['step'] / rows['without 3D loss']['step'] - 1
         what = 'refinement' if name == 'with refinement' else 'the 3D loss'
         print(f'{name}: {what} adds {extra:.0%} to a step')
+    for name, eager in (('compiled', 'without 3D loss'),
+                        ('compiled, refinement', 'with refinement')):
+        if name in rows:
+            print(f'{name}: step {rows[eager]["step"] / rows[name]["step"]:.2f}x as fast as '
+                  f'eager ({eager}); compiling took {rows[name]["compile"]:.0f} s')
 
 
 if __name__ == '__main__':
