@@ -26,7 +26,7 @@ iterations and with ICP stopping once an iteration moves no cloud by more than 1
 (``loss.icp_tolerance``). A last row runs the step with three refinement steps of every
 motion in the loss (``loss.refine_iterations``, the seventh recipe); its ``refine`` column
 is the refinement's own time, part of ``loss``. ``--compile`` adds both steps with the
-networks through ``torch.compile`` (the trainer's ``--compile``), with the compile time.
+networks through ``torch.compile``, with the compile time.
 """
 
 import argparse
@@ -60,6 +60,38 @@ def conv_rate(repeat: int) -> float:
     return flops / seconds / 1e9
 
 
+def _setup(config, compiled: bool):
+    """Fresh networks (compiled or not), Adam, and a random batch of snippets with its K."""
+    m, b = config.model, config.optim.batch_size
+    depth_net, ego_net = build_networks(m)
+    optimiser = torch.optim.Adam(list(depth_net.parameters()) + list(ego_net.parameters()),
+                                 lr=1e-4)
+    if compiled:
+        depth_net, ego_net = torch.compile(depth_net), torch.compile(ego_net)
+    images = torch.rand(b, m.seq_length, 3, m.height, m.width)
+    k = torch.tensor([[0.6 * m.width, 0, m.width / 2], [0, 0.6 * m.width, m.height / 2],
+                      [0, 0, 1]]).expand(b, 3, 3)
+    return depth_net, ego_net, optimiser, images, k
+
+
+def _compile_time(optimiser, loss: Callable[[], torch.Tensor],
+                  forward: Callable[[], object]) -> float:
+    """Seconds of the first training step and no-grad forward (which compile)."""
+    t0 = time.perf_counter()
+    optimiser.zero_grad(set_to_none=True)
+    loss().backward()
+    with torch.no_grad():
+        forward()
+    return time.perf_counter() - t0
+
+
+def _gflop(fn: Callable[[], object]) -> float:
+    """GFLOP of one call of ``fn`` (torch's FlopCounterMode)."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
 def _loss_configs(loss, with_icp: bool, icp_tolerance: Optional[float]):
     """Return the step's loss configuration, and it with only the photometric terms / no ICP."""
     loss = loss if with_icp else replace(loss, icp_weight=0.0)
@@ -76,22 +108,14 @@ def step_split(config, with_icp: bool, repeat: int,
 
     The loss terms are timed by switching them on one after another (photometric, then
     smoothness, then the 3D term); each part is the difference to the previous forward.
-    ``compiled`` runs both networks through ``torch.compile`` (the trainer's
-    ``--compile``); ``compile`` is then the seconds of the first step, which compiles.
+    ``compiled`` runs both networks through ``torch.compile``; ``compile`` is then the
+    seconds of the first step, which compiles.
     """
     loss_config, photometric_only, no_icp = _loss_configs(config.loss, with_icp,
                                                           icp_tolerance)
-    m = config.model
-    depth_net, ego_net = build_networks(m)
-    optimiser = torch.optim.Adam(list(depth_net.parameters()) + list(ego_net.parameters()),
-                                 lr=1e-4)
+    m, b = config.model, config.optim.batch_size
+    depth_net, ego_net, optimiser, images, k = _setup(config, compiled)
     t_compile = 0.0
-    if compiled:
-        depth_net, ego_net = torch.compile(depth_net), torch.compile(ego_net)
-    b = config.optim.batch_size
-    images = torch.rand(b, m.seq_length, 3, m.height, m.width)
-    k = torch.tensor([[0.6 * m.width, 0, m.width / 2], [0, 0.6 * m.width, m.height / 2],
-                      [0, 0, 1]]).expand(b, 3, 3)
 
     def forward():
         disps = [d.reshape(b, m.seq_length, *d.shape[1:])
@@ -120,12 +144,7 @@ def step_split(config, with_icp: bool, repeat: int,
         optimiser.step()
 
     if compiled:  # compile the training graphs (and the no-grad ones) before timing
-        t0 = time.perf_counter()
-        optimiser.zero_grad(set_to_none=True)
-        loss().backward()
-        with torch.no_grad():
-            forward()
-        t_compile = time.perf_counter() - t0
+        t_compile = _compile_time(optimiser, loss, forward)
     t_forward = _timed(forward, repeat)
     t_photometric = _timed(terms(photometric_only), repeat)
     t_no_icp = _timed(terms(no_icp), repeat)
@@ -134,11 +153,8 @@ def step_split(config, with_icp: bool, repeat: int,
     t_backward = _timed(backward, repeat) - t_forward - t_loss
     t_step = _timed(full, repeat)
     t_refine = _timed(refine, repeat) if loss_config.refine_iterations else 0.0
-    gflop = 0.0
-    if not compiled:  # the counter does not see inside compiled graphs: same FLOPs as eager
-        with FlopCounterMode(display=False) as counter:
-            full()
-        gflop = counter.get_total_flops() / 1e9
+    # The counter does not see inside compiled graphs; main copies eager's FLOPs.
+    gflop = 0.0 if compiled else _gflop(full)
     return {'networks': t_forward, 'photometric': t_photometric,
             'smoothness': max(0.0, t_no_icp - t_photometric),
             'icp': max(0.0, t_all - t_no_icp), 'refine': t_refine, 'loss': t_loss,
