@@ -115,7 +115,6 @@ def step_split(config, with_icp: bool, repeat: int,
                                                           icp_tolerance)
     m, b = config.model, config.optim.batch_size
     depth_net, ego_net, optimiser, images, k = _setup(config, compiled)
-    t_compile = 0.0
 
     def forward():
         disps = [d.reshape(b, m.seq_length, *d.shape[1:])
@@ -143,8 +142,8 @@ def step_split(config, with_icp: bool, repeat: int,
         backward()
         optimiser.step()
 
-    if compiled:  # compile the training graphs (and the no-grad ones) before timing
-        t_compile = _compile_time(optimiser, loss, forward)
+    # Compiled: build the training graphs (and the no-grad ones) before timing.
+    t_compile = _compile_time(optimiser, loss, forward) if compiled else 0.0
     t_forward = _timed(forward, repeat)
     t_photometric = _timed(terms(photometric_only), repeat)
     t_no_icp = _timed(terms(no_icp), repeat)

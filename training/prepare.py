@@ -41,7 +41,7 @@ from mono_depth_ros.core.camera import intrinsics_from_fov, intrinsics_matrix
 from mono_depth_ros.data.bag import read_camera_bag
 from mono_depth_ros.data.errors import DataError
 from mono_depth_ros.data.kitti import eigen_test_frames, KittiDrive
-from mono_depth_ros.data.snippets import prepare_snippets, write_split
+from mono_depth_ros.data.snippets import MIN_SPEED, prepare_snippets, write_split
 from mono_depth_ros.data.video import read_frames
 from mono_depth_ros.sim.dataset import (make_sequence, make_varied_sequence, write_bag,
                                         write_kitti_odometry, write_kitti_raw, write_video)
@@ -71,21 +71,23 @@ def split_lines(lines: Sequence[str], val_fraction: float, seed: int
     return shuffled[n_val:], shuffled[:n_val]
 
 
-def snippet_gap(drive: KittiDrive, min_baseline: Optional[float], max_gap: int = 4) -> int:
-    """Frames between a snippet's neighbours for ``drive`` (1 without ``min_baseline``).
+def snippet_gap(speeds: Optional[np.ndarray], frame_interval: float,
+                min_baseline: Optional[float], max_gap: int = 4) -> int:
+    """Frames between a snippet's neighbours for a drive (1 without ``min_baseline``).
 
-    The smallest gap at which the drive's median moving speed (oxts, frames under 0.3 m/s
-    left out as :func:`~mono_depth_ros.data.snippets.prepare_snippets` leaves them out)
-    covers ``min_baseline`` metres between neighbours, at most ``max_gap``: a walk of
-    0.15 m per frame gets 2 for 0.3 m, a car drive 1. Without oxts speeds it is 1.
+    The smallest gap at which the drive's median moving speed (``speeds`` from oxts, m/s;
+    frames under :data:`~mono_depth_ros.data.snippets.MIN_SPEED` left out as
+    :func:`~mono_depth_ros.data.snippets.prepare_snippets` leaves them out), over
+    ``frame_interval`` seconds, covers ``min_baseline`` metres between neighbours, at most
+    ``max_gap``: a walk of 0.15 m per frame gets 2 for 0.3 m, a car drive 1. Without
+    speeds it is 1.
     """
-    speeds = drive.speeds() if min_baseline else None
-    if speeds is None:
+    if not min_baseline or speeds is None:
         return 1
-    moving = speeds[speeds >= 0.3]
+    moving = speeds[speeds >= MIN_SPEED]
     if not moving.size:
         return 1
-    step = float(np.median(moving)) * drive.frame_interval()
+    step = float(np.median(moving)) * frame_interval
     return int(min(max(math.ceil(min_baseline / step - 1e-9), 1), max_gap))
 
 
@@ -111,9 +113,10 @@ def prepare_kitti(raw_root: Path, out: Path, size: Tuple[int, int],
             continue
         drive = KittiDrive(drive_dir)
         frames = (drive.image(f) for f in drive.frames)
-        gaps[drive.name] = snippet_gap(drive, min_baseline)
+        speeds = drive.speeds()
+        gaps[drive.name] = snippet_gap(speeds, drive.frame_interval(), min_baseline)
         lines += prepare_snippets(frames, drive.intrinsics, out, drive.name + '_02', size,
-                                  seq_length, speeds=drive.speeds(), frame_ids=drive.frames,
+                                  seq_length, speeds=speeds, frame_ids=drive.frames,
                                   gap=gaps[drive.name])
         used.append(drive.name)
     train, val = split_lines(lines, val_fraction, seed)

@@ -38,7 +38,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ['SnippetDataset', 'prepare_snippets', 'resize_frame', 'write_split']
+__all__ = ['MIN_SPEED', 'SnippetDataset', 'prepare_snippets', 'resize_frame', 'write_split']
+
+#: metres per second below which a frame with a speed (KITTI oxts) counts as static
+MIN_SPEED = 0.3
 
 PathLike = Union[str, Path]
 
@@ -72,7 +75,7 @@ def _moving(frames: Sequence[np.ndarray], speeds: Optional[np.ndarray], min_spee
 
 def prepare_snippets(frames: Iterable[np.ndarray], intrinsics: np.ndarray, out_dir: PathLike,
                      sequence: str, size: Tuple[int, int] = (128, 416), seq_length: int = 3,
-                     speeds: Optional[np.ndarray] = None, min_speed: float = 0.3,
+                     speeds: Optional[np.ndarray] = None, min_speed: float = MIN_SPEED,
                      min_change: float = 0.01,
                      frame_ids: Optional[Sequence[str]] = None, gap: int = 1) -> List[str]:
     """Write the snippets of one sequence; return their ``"<sequence> <frame>"`` lines.

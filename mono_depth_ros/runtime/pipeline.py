@@ -301,7 +301,7 @@ class DepthPipeline:
         tensor = self._tensor
         motion = refine_motion(pose_vec_to_mat(tensor(vec[None])), tensor(self._frames[-1]),
                                tensor(image), tensor(prev_depth[None, None]),
-                               tensor(k.astype(np.float32)), self.refine)
+                               tensor(k), self.refine)
         return depth, motion[0].double().cpu().numpy()
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:

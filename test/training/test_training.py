@@ -364,10 +364,12 @@ def test_min_baseline_spaces_slow_drives(tiny_dataset, tmp_path):
     steps = np.linalg.norm(np.diff(poses[:, :3, 3], axis=0), axis=1)
     step = float(np.median(steps[steps * 10 >= 0.3]))
     assert drive.frame_interval() == pytest.approx(0.1, abs=1e-6)
-    assert snippet_gap(drive, None) == 1
-    assert snippet_gap(drive, 0.5 * step) == 1
-    assert snippet_gap(drive, 2.5 * step) == 3
-    assert snippet_gap(drive, 100 * step) == 4  # at most 4
+    speeds, interval = drive.speeds(), drive.frame_interval()
+    assert snippet_gap(speeds, interval, None) == 1
+    assert snippet_gap(None, interval, 2.5 * step) == 1  # no oxts: consecutive frames
+    assert snippet_gap(speeds, interval, 0.5 * step) == 1
+    assert snippet_gap(speeds, interval, 2.5 * step) == 3
+    assert snippet_gap(speeds, interval, 100 * step) == 4  # at most 4
     info = prepare_kitti(raw, tmp_path / 'prepared', (32, 104),
                          tiny_dataset / 'test_files_eigen.txt', min_baseline=1.5 * step)
     assert set(info['snippet_gaps'].values()) == {2}
