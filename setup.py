@@ -59,6 +59,7 @@ setup(
             'prepare_data = mono_depth_ros_training.prepare:main',
             'evaluate = mono_depth_ros_training.evaluate:main',
             'train_demo = mono_depth_ros_training.demo:main',
+            'widen = mono_depth_ros_training.widen:main',
         ],
     },
 )

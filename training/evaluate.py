@@ -53,7 +53,11 @@ __all__ = ['evaluate_depth_split', 'evaluate_odometry', 'format_table', 'main']
 
 def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
                          pictures: Optional[Path] = None, max_depth: float = 80.0) -> Dict:
-    """Depth metrics (median-scaled and metric) over an Eigen-style test list."""
+    """Depth metrics (median-scaled and metric) over an Eigen-style test list.
+
+    ``per_drive`` holds the median-scaled metrics of each drive alone (a car drive and a
+    walk have different targets).
+    """
     entries = eigen_test_frames(test_files)
     drives: Dict[str, KittiDrive] = {}
     gts, images = [], []
@@ -68,7 +72,12 @@ def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
     result = {
         'median_scaled': evaluate_depths(zip(gts, preds), True, max_depth=max_depth),
         'metric': evaluate_depths(zip(gts, preds), False, max_depth=max_depth),
+        'per_drive': {},
     }
+    for name in drives:
+        idx = [i for i, (_, drive, _) in enumerate(entries) if drive == name]
+        result['per_drive'][name] = evaluate_depths(((gts[i], preds[i]) for i in idx), True,
+                                                    max_depth=max_depth)
     if pictures is not None:
         idx = np.linspace(0, len(images) - 1, min(4, len(images))).round().astype(int)
         scaled = [median_scaled(resize_depth(preds[i], gts[i].shape), gts[i]) for i in idx]
@@ -155,8 +164,11 @@ def main(argv=None) -> None:
     parser.add_argument('--sequences', type=int, nargs='*')
     args = parser.parse_args(argv)
     result = evaluate(args.weights, args.data, args.out, args.sequences)
-    print(format_table({f'depth {k}': v for k, v in result['depth'].items()},
-                       DEPTH_METRICS))
+    depth = dict(result['depth'])
+    per_drive = depth.pop('per_drive')
+    print(format_table({f'depth {k}': v for k, v in depth.items()}, DEPTH_METRICS))
+    print('median-scaled, per drive:')
+    print(format_table({name[-15:]: v for name, v in per_drive.items()}, DEPTH_METRICS))
     pose_columns = ('ate_mean', 'ate_std', 'rmse_aligned', 'rotation_error_deg',
                     'rotation_gain')
     print(format_table({f'seq {k}': v for k, v in result['pose'].items()}, pose_columns))

@@ -341,6 +341,11 @@ def test_evaluate_writes_tables_and_pictures(tiny_dataset, tmp_path):
     assert result['pose']['00']['snippets'] == 4
     saved = json.loads((tmp_path / 'eval' / 'metrics.json').read_text())
     assert saved['depth']['metric']['images'] == 4
+    # Per drive: per-image means, so the drives' image-weighted mean is the overall figure.
+    drives = saved['depth']['per_drive'].values()
+    assert sum(d['images'] for d in drives) == 4
+    assert sum(d['abs_rel'] * d['images'] for d in drives) / 4 == pytest.approx(
+        depth['abs_rel'], rel=1e-9)
     assert (tmp_path / 'eval' / 'depth.png').stat().st_size > 1000
     assert (tmp_path / 'eval' / 'trajectory_00.png').stat().st_size > 1000
 
