@@ -60,6 +60,7 @@ setup(
             'evaluate = mono_depth_ros_training.evaluate:main',
             'train_demo = mono_depth_ros_training.demo:main',
             'widen = mono_depth_ros_training.widen:main',
+            'average_weights = mono_depth_ros_training.average:main',
         ],
     },
 )

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Function-preserving widening: the wide networks must compute what the narrow ones do."""
+"""Function-preserving widening (the wide networks compute what the narrow ones do); averaging."""
 
 from mono_depth_ros.core.config import ModelConfig
 from mono_depth_ros.core.networks import build_networks
@@ -113,3 +113,29 @@ def test_widen_command_writes_a_loadable_file(tmp_path, capsys):
     for a, b in zip(_outputs(depth_net, ego_net, images, frames),
                     _outputs(wide_depth, wide_ego, images, frames)):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_average_is_the_parameter_mean_and_refuses_other_architectures(tmp_path):
+    from mono_depth_ros_training.average import average_weights
+
+    config = ModelConfig(height=32, width=64, depth_width=0.25, egomotion_width=0.25)
+    paths, states = [], []
+    for seed in range(3):
+        depth_net, ego_net = _trained_like(config, seed=seed)
+        paths.append(str(tmp_path / f'w{seed}.safetensors'))
+        save_networks(paths[-1], depth_net, ego_net, config)
+        states.append(depth_net.state_dict())
+    average_weights(paths, str(tmp_path / 'mean.safetensors'))
+    mean_depth, _, metadata = load_networks(tmp_path / 'mean.safetensors')
+    assert metadata['extra']['averaged_from'] == paths
+    for name, value in mean_depth.state_dict().items():
+        if value.is_floating_point():
+            expected = sum(s[name].double() for s in states) / 3
+            torch.testing.assert_close(value.double(), expected, rtol=1e-6, atol=1e-7)
+    other = ModelConfig(height=32, width=64, depth_width=0.5, egomotion_width=0.25)
+    save_networks(tmp_path / 'other.safetensors', *build_networks(other), other)
+    with pytest.raises(ValueError, match='architecture'):
+        average_weights([paths[0], str(tmp_path / 'other.safetensors')],
+                        str(tmp_path / 'bad.safetensors'))
+    with pytest.raises(ValueError, match='at least two'):
+        average_weights(paths[:1], str(tmp_path / 'bad.safetensors'))
