@@ -52,13 +52,12 @@ __all__ = ['widen_networks', 'widen_weights_file']
 Segments = List[Tuple[int, bool]]
 
 
-def _input_segments(name: str, narrow: nn.Module, conv: nn.Module) -> Segments:
-    """How the input channels of the narrow layer ``name`` are laid out.
+def _input_segments(name: str, narrow: nn.Module, cin: int) -> Segments:
+    """How the ``cin`` input channels of the narrow layer ``name`` are laid out.
 
     Every layer reads hidden (copied) channels, except the first, which reads the images,
     and the decoder's ``iconvs`` 4-6, which also read the coarser disparity.
     """
-    cin = conv.weight.shape[0 if isinstance(conv, nn.ConvTranspose2d) else 1]
     if isinstance(narrow, DispNet) and name.startswith('iconvs.'):
         level = int(name.split('.')[1])
         up = narrow.upconvs[level][0].weight.shape[1]
@@ -105,7 +104,7 @@ def _widen_module(narrow: nn.Module, wide: nn.Module, factor: int, noise: float,
                 weight = layer.weight.transpose(0, 1) if transposed else layer.weight
                 out_old = weight.shape[0]
                 out_new = target.weight.shape[1 if transposed else 0]
-                segments = _input_segments(name, narrow, layer)
+                segments = _input_segments(name, narrow, weight.shape[1])
                 grown = _split_inputs(weight, segments, factor, noise, generator)
                 grown = _copy_outputs(grown, out_old, out_new, factor)
                 target.weight.copy_(grown.transpose(0, 1) if transposed else grown)
