@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.inference import (frames_to_tensor, pairwise_motions,
                                            photometric_error, predict_depths)
 from mono_depth_ros.evaluation.depth import evaluate_depths
@@ -91,7 +92,9 @@ def sequence_scores(pipeline: DepthPipeline, seq, start: int = 0) -> Scores:
 
 def finetune_on_sequence(weights: str, seq, train_frames: int = 20, steps: int = 80,
                          batch_size: int = 4, lr: float = 2e-4, swap_every: int = 10,
-                         save_path: Optional[str] = None, seed: int = 0) -> Adaptation:
+                         save_path: Optional[str] = None, seed: int = 0,
+                         loss: Optional[LossConfig] = None,
+                         depth_lr_scale: float = 0.1) -> Adaptation:
     """Fine-tune on the first ``train_frames`` frames; score the frames after them.
 
     Drives :class:`OnlineTrainer` synchronously (``step`` in a loop, no thread, no duty
@@ -108,7 +111,8 @@ def finetune_on_sequence(weights: str, seq, train_frames: int = 20, steps: int =
     before = sequence_scores(pipeline, seq, train_frames)
     trainer = OnlineTrainer(pipeline.slot, pipeline.metadata, save_path=save_path,
                             buffer_size=train_frames, batch_size=batch_size, lr=lr,
-                            swap_every=swap_every, seed=seed)
+                            swap_every=swap_every, seed=seed, loss=loss,
+                            depth_lr_scale=depth_lr_scale)
     for image in frames_to_tensor(seq.images[:train_frames], pipeline.size):
         trainer.add_frame(image, seq.intrinsics)
     for _ in range(steps):

@@ -97,7 +97,8 @@ class DepthNode(Node):
             self.online = OnlineTrainer(self.pipeline.slot, self.pipeline.metadata,
                                         c.online_save_path or None, c.online_buffer,
                                         lr=c.online_lr, duty=c.online_duty,
-                                        adapt_batch_norm=c.online_adapt_batch_norm)
+                                        adapt_batch_norm=c.online_adapt_batch_norm,
+                                        depth_lr_scale=c.online_depth_lr_scale)
             self.online.start()
             self.get_logger().info('online fine-tuning on')
         self.intrinsics: Optional[np.ndarray] = None

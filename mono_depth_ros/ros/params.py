@@ -112,6 +112,8 @@ class NodeConfig:
     online_lr: float = _p(1e-4, 'learning rate of online fine-tuning', True, (1e-8, 1.0))
     online_buffer: int = _p(30, 'frames kept for online fine-tuning', True, (4, 10000))
     online_duty: float = _p(0.5, 'largest share of time spent fine-tuning', True, (0.01, 1.0))
+    online_depth_lr_scale: float = _p(0.1, "the depth network's online learning rate as a "
+                                      'share of online_lr (0 = depth frozen)', True, (0.0, 1.0))
     online_adapt_batch_norm: bool = _p(False, 'online steps re-estimate the batch-norm '
                                        'statistics (default: keep the offline ones)', True)
     online_save_path: str = _p('', 'where adapted weights are saved (service ~/save_weights '

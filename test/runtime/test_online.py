@@ -26,8 +26,9 @@ per frame. There the shipped ego-motion network predicts only about half of the 
 rotation in this unseen scene (gain 0.52 before fine-tuning, asserted to rise in
 ``test_handheld_finetuning_lowers_photometric_error_and_turns_more``); with the first
 weights fine-tuning then bent the depth and the depth error rose (a strict expected
-failure until the compact_v2 weights); it fell on the handheld path with compact_v2 to v4,
-and with compact_v7, which starts where they ended, it stays level.
+failure until the compact_v2 weights); it fell on the handheld path with compact_v2 to v4.
+With compact_v7, which starts where they ended, it rose in most seeds until the depth
+network got a tenth of the ego-motion network's learning rate (``depth_lr_scale``).
 """
 
 import math
@@ -69,14 +70,28 @@ def handheld_sequence():
 
 
 @pytest.fixture(scope='module')
-def adapted(sequence, tmp_path_factory):
+def one_thread():
+    """Fine-tune at one intra-op thread, whatever tests before this one left set.
+
+    Eighty steps amplify the rounding differences between thread counts into different
+    weights (handheld abs_rel after: 0.221 at two threads, 0.247 at one, with the depth
+    network at the full learning rate), so the figures are pinned to one setting.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def adapted(sequence, tmp_path_factory, one_thread):
     path = tmp_path_factory.mktemp('online') / 'adapted.safetensors'
     return finetune_on_sequence(str(DEFAULT_WEIGHTS), sequence, TRAIN_FRAMES,
                                 save_path=str(path))
 
 
 @pytest.fixture(scope='module')
-def adapted_handheld(handheld_sequence):
+def adapted_handheld(handheld_sequence, one_thread):
     return finetune_on_sequence(str(DEFAULT_WEIGHTS), handheld_sequence, TRAIN_FRAMES)
 
 
@@ -102,22 +117,41 @@ def test_handheld_finetuning_lowers_photometric_error_and_turns_more(adapted_han
     """On the handheld path the network misses rotation (gain 0.52 measured); adapting helps.
 
     Measured (compact_v4): photometric 0.236 -> 0.199, rotation gain 0.52 -> 0.59 on the
-    unseen frames; compact_v7: 0.246 -> 0.211, 0.58 -> 0.75.
+    unseen frames; compact_v7: 0.246 -> 0.211, 0.58 -> 0.75; compact_v7 with the depth
+    network at a tenth of the lr: 0.246 -> 0.209, 0.58 -> 0.81.
     """
     before, after = adapted_handheld.before, adapted_handheld.after
     assert after.reconstruction < 0.97 * before.reconstruction, (before, after)
     assert after.rotation_gain > before.rotation_gain + 0.05, (before, after)
 
 
-def test_handheld_finetuning_keeps_depth_error(adapted_handheld):
-    """On the walk the depth error must not rise (it fell with weights that started worse).
+def test_handheld_finetuning_lowers_depth_error(adapted_handheld):
+    """On the walk the depth error must fall, with the depth network at a tenth of the lr.
 
-    Measured: compact_v7 (default) abs_rel 0.220 -> 0.221, photometric 0.246 -> 0.211,
-    rotation gain 0.58 -> 0.75; the compact_v4 weights went 0.411 -> 0.312, still above
-    where compact_v7 starts. Fine-tuning on 20 frames of the walk no longer improves that
-    depth, so what is asserted is that it does not harm it.
+    Measured (compact_v7, seeds 0-5 of ``finetune_on_sequence``, one thread): with the
+    depth network at the ego-motion network's learning rate abs_rel 0.220 -> 0.199-0.338
+    (five of six seeds rose) while the photometric error fell; at ``depth_lr_scale`` 0.1,
+    the default, 0.220 -> 0.192-0.206 in all six, photometric 0.246 -> 0.201-0.210,
+    rotation gain 0.58 -> 0.80-0.85.
     """
-    assert adapted_handheld.after.abs_rel < 1.02 * adapted_handheld.before.abs_rel
+    before, after = adapted_handheld.before, adapted_handheld.after
+    assert after.abs_rel < 0.97 * before.abs_rel, (before, after)
+
+
+def test_frozen_depth_network_keeps_its_weights(sequence):
+    pipeline = DepthPipeline(str(DEFAULT_WEIGHTS))
+    trainer = OnlineTrainer(pipeline.slot, pipeline.metadata, batch_size=2, swap_every=100,
+                            depth_lr_scale=0.0)
+    for image in frames_to_tensor(sequence.images[:6], pipeline.size):
+        trainer.add_frame(image, sequence.intrinsics)
+    depth = [p.clone() for p in trainer.depth_net.parameters()]
+    ego = [p.clone() for p in trainer.ego_net.parameters()]
+    for _ in range(2):
+        trainer.step()
+    assert all(torch.equal(a, b) for a, b in zip(depth, trainer.depth_net.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(ego, trainer.ego_net.parameters()))
+    with pytest.raises(ValueError, match='depth_lr_scale'):
+        OnlineTrainer(pipeline.slot, pipeline.metadata, depth_lr_scale=1.5)
 
 
 @pytest.mark.parametrize('adapt', [False, True])
