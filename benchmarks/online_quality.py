@@ -66,6 +66,9 @@ def main(argv=None) -> None:
     parser.add_argument('--frames', type=int, default=32)
     parser.add_argument('--train-frames', type=int, default=20)
     parser.add_argument('--steps', type=int, default=80)
+    parser.add_argument('--depth-lr-scale', type=float, default=0.1,
+                        help="the depth network's share of the learning rate (the node's "
+                        'online_depth_lr_scale; 1 = as fast as the ego-motion network)')
     parser.add_argument('--out', default='outputs/online_quality')
     args = parser.parse_args(argv)
     h, w = read_weights(args.weights)[1]['input_size']
@@ -74,7 +77,8 @@ def main(argv=None) -> None:
     rows, images, columns = [], [], {'ground truth': [], 'before': [], 'after': []}
     for name, poses in tqdm(todo, desc='paths'):
         seq = render_sequence(hall(), poses, k, h, w, progress=False, name=name)
-        result = finetune_on_sequence(args.weights, seq, args.train_frames, args.steps)
+        result = finetune_on_sequence(args.weights, seq, args.train_frames, args.steps,
+                                      depth_lr_scale=args.depth_lr_scale)
         before, after = result.before, result.after
         rows.append({'path': name, 'swaps': result.trainer.swaps,
                      **{f'{key}_{when}': getattr(scores, key)

@@ -83,13 +83,16 @@ def load_checkpoint(path: Path, depth_net, ego_net, optimiser,
 #: model keys that a fine-tune may change from the weights' values (output scales: the head
 #: is rescaled so the loaded network predicts the same motion, see ``rescale_egomotion_head``)
 RESCALABLE = ('egomotion_scale', 'egomotion_translation_scale')
+#: model keys a configuration may change on ``--init``: the output scales, and the depth
+#: network's disparity floor (it holds no weights; only depths near the old floor change)
+CHANGEABLE = RESCALABLE + ('min_disparity',)
 
 
 def config_from_weights(config: TrainConfig, weights: str, in_file: Sequence[str] = (),
                         given: Sequence[str] = ()) -> TrainConfig:
     """Return ``config`` with the architecture and input size of a weights file.
 
-    The model comes from the weights, except the output scales of :data:`RESCALABLE` that
+    The model comes from the weights, except the keys of :data:`CHANGEABLE` that
     the configuration sets (``in_file``: keys its YAML file sets; ``given``: keys set on the
     command line), which keep ``config``'s value. Any other key given on the command line
     must agree with the weights (an error names it); the file's are replaced silently.
@@ -98,18 +101,18 @@ def config_from_weights(config: TrainConfig, weights: str, in_file: Sequence[str
     for key in given:
         if not hasattr(loaded, key):
             raise ValueError(f'model.{key}: no such key')
-        if key not in RESCALABLE and getattr(config.model, key) != getattr(loaded, key):
+        if key not in CHANGEABLE and getattr(config.model, key) != getattr(loaded, key):
             raise ValueError(f'model.{key}={getattr(config.model, key)!r}: the architecture '
                              f'comes from {weights} ({key}={getattr(loaded, key)!r}); only '
-                             f'{", ".join(RESCALABLE)} can change on --init')
-    changes = {k: getattr(config.model, k) for k in RESCALABLE
+                             f'{", ".join(CHANGEABLE)} can change on --init')
+    changes = {k: getattr(config.model, k) for k in CHANGEABLE
                if k in tuple(in_file) + tuple(given)}
     return replace(config, model=replace(loaded, **changes))
 
 
 def same_architecture(a: ModelConfig, b: ModelConfig) -> bool:
-    """Return whether two model configurations differ at most in the output scales."""
-    return replace(a, **{k: getattr(b, k) for k in RESCALABLE}) == b
+    """Return whether two model configurations differ at most in the keys of CHANGEABLE."""
+    return replace(a, **{k: getattr(b, k) for k in CHANGEABLE}) == b
 
 
 def load_init(path: Path, depth_net, ego_net, model: ModelConfig) -> None:

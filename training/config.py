@@ -58,6 +58,9 @@ class OptimConfig:
     schedule: str = 'constant'
     """``constant`` (the paper) or ``cosine`` (decay to ``lr * lr_min_ratio`` at ``steps``)."""
     lr_min_ratio: float = 0.05
+    train_depth: bool = True
+    """``false`` freezes the depth network (weights and batch-norm statistics; it runs in
+    eval mode) and trains the ego-motion network alone."""
 
     def __post_init__(self) -> None:
         """Check the values."""

@@ -143,7 +143,7 @@ def _validation_loss(depth_net, ego_net, config: TrainConfig, device: str,
             terms = snippet_loss(depth_net, ego_net, batch['images'].to(device),
                                  batch['intrinsics'].to(device), config.loss)
             values.append(terms['total'].item())
-    depth_net.train()
+    depth_net.train(config.optim.train_depth)
     ego_net.train()
     return sum(values) / len(values) if values else None
 
@@ -178,9 +178,9 @@ def _build(config: TrainConfig, device: str, resume: Optional[str],
         # Before the optimiser is built: the swap must keep the parameters it will hold.
         depth_net = convert_batch_norm(depth_net, device)
         ego_net = convert_batch_norm(ego_net, device)
-    depth_net.to(device).train()
+    depth_net.to(device).train(config.optim.train_depth).requires_grad_(config.optim.train_depth)
     ego_net.to(device).train()
-    params = list(depth_net.parameters()) + list(ego_net.parameters())
+    params = [p for p in depth_net.parameters() if p.requires_grad] + list(ego_net.parameters())
     optimiser = torch.optim.Adam(params, lr=config.optim.lr,
                                  betas=(config.optim.beta1, 0.999), eps=config.optim.eps)
     out = Path(config.output.folder)
@@ -193,7 +193,7 @@ def _build(config: TrainConfig, device: str, resume: Optional[str],
     if world_size > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        models = (DDP(depth_net), DDP(ego_net))
+        models = (DDP(depth_net) if config.optim.train_depth else depth_net, DDP(ego_net))
     return _Run(config, device, rank, world_size, depth_net, ego_net, models, optimiser,
                 start, history)
 

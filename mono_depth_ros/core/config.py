@@ -114,6 +114,12 @@ class ModelConfig:
     """Batch normalisation in the ego-motion network; None follows ``batch_norm``. Trained
     alone with true depth, the network without it reached a steadier held-out rotation gain
     (0.86-0.97 against 0.57-0.85 with it, one seed)."""
+    min_disparity: float = 0.01
+    """Floor of the depth network's disparity (the paper's 0.01): depth tops out at its
+    inverse, in the network's own unit. That unit is free under a photometric loss and grew
+    to about 3x the renderer's metres with ``compact_v7``, whose far street ends sit on the
+    floor (4.6 % of test pixels, abs_rel 0.28 there). Weights saved before this option
+    existed load as 0.01."""
 
     def __post_init__(self) -> None:
         """Check the values."""
@@ -126,6 +132,8 @@ class ModelConfig:
             raise ValueError('depth_width and egomotion_width must be in (0, 4]')
         if not 0 < self.egomotion_scale <= 10:
             raise ValueError(f'egomotion_scale must be in (0, 10], got {self.egomotion_scale}')
+        if not 0 < self.min_disparity <= 1:
+            raise ValueError(f'min_disparity must be in (0, 1], got {self.min_disparity}')
         if not 0 < self.egomotion_translation_scale <= 1000:
             raise ValueError(f'egomotion_translation_scale must be in (0, 1000], got '
                              f'{self.egomotion_translation_scale}')

@@ -88,7 +88,7 @@ def _resize_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 def disparity_to_depth(disparity: torch.Tensor) -> torch.Tensor:
-    """Depth ``1 / disparity`` (any shape); DispNet keeps disparity above ``MIN_DISP``."""
+    """Depth ``1 / disparity`` (any shape); DispNet keeps disparity above its floor."""
     return 1.0 / disparity
 
 
@@ -98,7 +98,8 @@ class DispNet(nn.Module):
     ``forward(images)`` takes images of shape ``(B, 3, H, W)`` in ``[0, 1]`` and returns a
     list of 4 disparities, finest first: shapes ``(B, 1, H / 2**s, W / 2**s)`` for
     ``s = 0..3`` (sizes rounded up where ``H`` or ``W`` is not a multiple of 8). Disparity
-    is ``10 * sigmoid(x) + 0.01``; depth is its inverse.
+    is ``10 * sigmoid(x) + min_disparity`` (the paper: 0.01); depth is its inverse, so the
+    farthest depth the network can give is ``1 / min_disparity`` in its own unit.
 
     Example:
         >>> net = DispNet(width=0.25).eval()
@@ -107,9 +108,11 @@ class DispNet(nn.Module):
 
     """
 
-    def __init__(self, width: float = 1.0, batch_norm: bool = True) -> None:
+    def __init__(self, width: float = 1.0, batch_norm: bool = True,
+                 min_disparity: float = MIN_DISP) -> None:
         """Build the layers; ``width`` multiplies every channel count."""
         super().__init__()
+        self.min_disparity = float(min_disparity)
         enc = [(_channels(c, width), k) for c, k in _ENCODER]
         dec = [_channels(c, width) for c in _DECODER]
         self.encoder = nn.ModuleList()
@@ -150,7 +153,8 @@ class DispNet(nn.Module):
                                            mode='bilinear', align_corners=False))
             x = iconv(torch.cat(parts, dim=1))
             if str(level) in self.heads:
-                disp = DISP_SCALE * torch.sigmoid(self.heads[str(level)](x)) + MIN_DISP
+                disp = (DISP_SCALE * torch.sigmoid(self.heads[str(level)](x))
+                        + self.min_disparity)
                 disparities.append(disp)
         return disparities[::-1]
 
@@ -216,7 +220,7 @@ def rescale_egomotion_head(net: EgoMotionNet, old_factors: torch.Tensor) -> None
 
 def build_networks(config: ModelConfig) -> Tuple[DispNet, EgoMotionNet]:
     """Both networks for ``config``."""
-    return (DispNet(config.depth_width, config.batch_norm),
+    return (DispNet(config.depth_width, config.batch_norm, config.min_disparity),
             EgoMotionNet(config.seq_length, config.egomotion_width,
                          config.batch_norm if config.egomotion_batch_norm is None
                          else config.egomotion_batch_norm, config.egomotion_scale,

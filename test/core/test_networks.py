@@ -49,6 +49,28 @@ def test_dispnet_scales_and_range(size):
         assert d.min() >= MIN_DISP and d.max() <= 10 + MIN_DISP
 
 
+def test_disparity_floor_is_configurable_and_saved(tmp_path):
+    """A saturated head gives exactly the floor; the floor survives a save and load."""
+    from mono_depth_ros.core.weights import load_networks, save_networks
+    config = ModelConfig(depth_width=0.125, egomotion_width=0.125, min_disparity=0.001)
+    depth_net, ego_net = build_networks(config)
+    with torch.no_grad():
+        for head in depth_net.heads.values():
+            head.weight.zero_()
+            head.bias.fill_(-60.0)  # sigmoid underflows to 0: disparity is the floor alone
+    depth_net.eval()
+    with torch.no_grad():
+        finest = depth_net(torch.rand(1, 3, 32, 64))[0]
+    torch.testing.assert_close(finest, torch.full_like(finest, 0.001))
+    save_networks(tmp_path / 'w.safetensors', depth_net, ego_net, config)
+    loaded, _, meta = load_networks(tmp_path / 'w.safetensors')
+    assert meta['model']['min_disparity'] == 0.001 and loaded.min_disparity == 0.001
+    old = {k: v for k, v in config.to_dict().items() if k != 'min_disparity'}
+    assert from_dict(ModelConfig, old, 'model').min_disparity == MIN_DISP  # older files
+    with pytest.raises(ValueError, match='min_disparity'):
+        ModelConfig(min_disparity=0.0)
+
+
 def test_egomotion_output_shape_and_scale():
     torch.manual_seed(0)
     net = EgoMotionNet(seq_length=3, width=0.25).eval()

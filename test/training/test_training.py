@@ -195,53 +195,6 @@ def test_resume_continues_exactly_and_export(tiny_dataset, tmp_path):
     assert depth_net.training is False
 
 
-def test_init_from_weights_takes_their_architecture(tiny_dataset, tmp_path):
-    """--init starts from a weights file (fresh optimiser); --resume refuses one by name."""
-    from mono_depth_ros_training.train import config_from_weights
-
-    root = tiny_dataset / 'prepared'
-    first = train(tiny_config(root, tmp_path / 'a', 2), progress=False)
-    # A configuration of another size: --init replaces it by the weights' architecture.
-    other = tiny_config(root, tmp_path / 'b', 0, **{'model.height': 64})
-    config = config_from_weights(other, first['weights'])
-    assert (config.model.height, config.model.width) == (32, 104)
-    train(config, progress=False, init=first['weights'])
-    a, _ = _state(tmp_path / 'a' / WEIGHTS)
-    b, _ = _state(tmp_path / 'b' / WEIGHTS)
-    for name in a:  # zero steps from --init: the weights themselves
-        torch.testing.assert_close(a[name], b[name], msg=name)
-    with pytest.raises(ValueError, match='--init'):
-        train(tiny_config(root, tmp_path / 'c', 2), progress=False, resume=first['weights'])
-
-
-def test_init_changes_output_scales_only_and_keeps_predictions(tiny_dataset, tmp_path):
-    """--init with other ego-motion output scales: same predictions; architecture keys refused."""
-    from mono_depth_ros_training.checkpoints import config_from_weights
-
-    root = tiny_dataset / 'prepared'
-    first = train(tiny_config(root, tmp_path / 'a', 2), progress=False)
-    given = ('egomotion_translation_scale', 'egomotion_scale')
-    other = tiny_config(root, tmp_path / 'b', 0, **{'model.egomotion_translation_scale': 10.0,
-                                                    'model.egomotion_scale': 0.1})
-    config = config_from_weights(other, first['weights'], given=given)
-    assert config.model.egomotion_translation_scale == 10.0
-    assert config.model.egomotion_scale == 0.1
-    # The file's scales count too; without either, the weights' own scales stay.
-    assert config_from_weights(other, first['weights'], in_file=given[:1]).model \
-        .egomotion_translation_scale == 10.0
-    assert config_from_weights(other, first['weights']).model.egomotion_scale == 0.01
-    train(config, progress=False, init=first['weights'])
-    _, ego_a, _ = load_networks(tmp_path / 'a' / WEIGHTS)
-    _, ego_b, meta = load_networks(tmp_path / 'b' / WEIGHTS)
-    assert meta['model']['egomotion_translation_scale'] == 10.0
-    frames = torch.rand(2, 3, 3, 32, 104)
-    with torch.no_grad():
-        torch.testing.assert_close(ego_b(frames), ego_a(frames), rtol=1e-5, atol=1e-7)
-    with pytest.raises(ValueError, match='model.depth_width.*only egomotion_scale'):
-        config_from_weights(tiny_config(root, tmp_path / 'c', 0, **{'model.depth_width': 0.5}),
-                            first['weights'], given=('depth_width',))
-
-
 def test_several_data_roots_train_together(tiny_dataset, tmp_path):
     """data.root joined by os.pathsep: every folder's snippets; validation where there is one."""
     from mono_depth_ros_training.train import snippets
