@@ -341,6 +341,11 @@ def main(args=None) -> None:
             raise
         rclpy.logging.get_logger('depth_node').fatal(f'cannot start: {err}')
         status = 1
+    except Exception:
+        # SIGINT while the node starts: rclpy's handler shuts the context down, and the
+        # constructor's next entity fails on it (RCLError). That is a clean interrupt.
+        if node is not None or rclpy.ok():
+            raise
     finally:
         if node is not None:
             if node.online is not None:

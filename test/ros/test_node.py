@@ -156,6 +156,21 @@ def test_bad_weights_fail_at_start(tmp_path):
         rclpy.try_shutdown()
 
 
+def test_interrupt_while_starting_exits_cleanly(monkeypatch):
+    """SIGINT during the constructor (the context shut down under it) is exit 0, not a trace."""
+    from mono_depth_ros.ros import node as node_module
+
+    def interrupted_start(**kwargs):
+        rclpy.shutdown()  # what rclpy's SIGINT handler does
+        return rclpy.create_node('interrupted')  # the next entity meets the dead context
+
+    monkeypatch.setattr(node_module, 'DepthNode', interrupted_start)
+    with pytest.raises(SystemExit) as stop:
+        node_module.main([])
+    assert stop.value.code == 0
+    assert not rclpy.ok()
+
+
 def test_tf_is_published_with_the_upstream_type(weights):
     """Check odom -> camera on /tf equals the odometry and TFMessage's hash is Kilted's."""
     tf2_msgs = pytest.importorskip('tf2_msgs.msg', reason='tf2_msgs is not installed')
