@@ -70,20 +70,6 @@ def handheld_sequence():
 
 
 @pytest.fixture(scope='module')
-def one_thread():
-    """Fine-tune at one intra-op thread, whatever tests before this one left set.
-
-    Eighty steps amplify the rounding differences between thread counts into different
-    weights (handheld abs_rel after: 0.221 at two threads, 0.247 at one, with the depth
-    network at the full learning rate), so the figures are pinned to one setting.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
 def adapted(sequence, tmp_path_factory, one_thread):
     path = tmp_path_factory.mktemp('online') / 'adapted.safetensors'
     return finetune_on_sequence(str(DEFAULT_WEIGHTS), sequence, TRAIN_FRAMES,

@@ -243,14 +243,13 @@ def _ddp_worker(rank, world_size, port, data_root, out, more):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('icp_weight', [0.1, 0.0])
-def test_two_gloo_processes_match_one_process(tiny_dataset, tmp_path, icp_weight):
+def test_two_gloo_processes_match_one_process(tiny_dataset, tmp_path, icp_weight, one_thread):
     """torch.distributed (gloo, 2 CPU processes, batch 2 each) equals 1 process, batch 4.
 
     Batch norm uses the global batch (GlobalBatchNorm2d); without it, or with a sampler
     that split the batch differently, the runs would differ from the first step.
     """
     root = tiny_dataset / 'prepared'
-    torch.set_num_threads(1)
     # Adam with its default eps divides each gradient by its own magnitude, so float-rounding
     # noise in a near-zero gradient becomes a full +-lr step. A large eps makes the update
     # lr * gradient / eps (linear), so the weights differ only as much as the gradients do.
