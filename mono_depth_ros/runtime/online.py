@@ -106,6 +106,7 @@ class OnlineTrainer:
             maxlen=buffer_size)
         self.buffer_lock = threading.Lock()
         self.depth_net, self.ego_net = slot.snapshot()
+        self.depth_net.requires_grad_(depth_lr_scale > 0)  # frozen: no gradient to compute
         self.lr = lr
         self.optimiser = self._optimiser()
         self.generator = torch.Generator().manual_seed(seed)
@@ -118,7 +119,6 @@ class OnlineTrainer:
 
     def _optimiser(self) -> torch.optim.Optimizer:
         groups = [{'params': list(self.ego_net.parameters())}]
-        self.depth_net.requires_grad_(self.depth_lr_scale > 0)
         if self.depth_lr_scale > 0:
             groups.append({'params': list(self.depth_net.parameters()),
                            'lr': self.lr * self.depth_lr_scale})
