@@ -41,8 +41,8 @@ from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.data.kitti import (eigen_test_frames, KittiDrive, odometry_frames,
                                        read_odometry_intrinsics, read_odometry_poses,
                                        read_png)
-from mono_depth_ros.evaluation.depth import (DEPTH_METRICS, evaluate_depths, median_scaled,
-                                             resize_depth)
+from mono_depth_ros.evaluation.depth import (DEPTH_METRICS, distance_bands, evaluate_depths,
+                                             median_scaled, resize_depth)
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
 import numpy as np
@@ -56,7 +56,8 @@ def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
     """Depth metrics (median-scaled and metric) over an Eigen-style test list.
 
     ``per_drive`` holds the median-scaled metrics of each drive alone (a car drive and a
-    walk have different targets).
+    walk have different targets), ``bands`` each drive's median-scaled error by true
+    distance (:func:`~mono_depth_ros.evaluation.depth.distance_bands`: where it lies).
     """
     entries = eigen_test_frames(test_files)
     drives: Dict[str, KittiDrive] = {}
@@ -73,11 +74,14 @@ def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
         'median_scaled': evaluate_depths(zip(gts, preds), True, max_depth=max_depth),
         'metric': evaluate_depths(zip(gts, preds), False, max_depth=max_depth),
         'per_drive': {},
+        'bands': {},
     }
     for name in drives:
         idx = [i for i, (_, drive, _) in enumerate(entries) if drive == name]
         result['per_drive'][name] = evaluate_depths(((gts[i], preds[i]) for i in idx), True,
                                                     max_depth=max_depth)
+        result['bands'][name] = distance_bands(((gts[i], preds[i]) for i in idx),
+                                               max_depth=max_depth)
     if pictures is not None:
         idx = np.linspace(0, len(images) - 1, min(4, len(images))).round().astype(int)
         scaled = [median_scaled(resize_depth(preds[i], gts[i].shape), gts[i]) for i in idx]
@@ -165,10 +169,14 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     result = evaluate(args.weights, args.data, args.out, args.sequences)
     depth = dict(result['depth'])
-    per_drive = depth.pop('per_drive')
+    per_drive, bands = depth.pop('per_drive'), depth.pop('bands')
     print(format_table({f'depth {k}': v for k, v in depth.items()}, DEPTH_METRICS))
     print('median-scaled, per drive:')
     print(format_table({name[-15:]: v for name, v in per_drive.items()}, DEPTH_METRICS))
+    print('median-scaled, per drive and true distance (ratio: median prediction / truth):')
+    print(format_table({f'{name[-15:]} {b["lo"]:g}-{b["hi"]:g} m': b
+                        for name, rows in bands.items() for b in rows},
+                       ('pixels', 'abs_rel', 'error_share', 'ratio')))
     pose_columns = ('ate_mean', 'ate_std', 'rmse_aligned', 'rotation_error_deg',
                     'rotation_gain')
     print(format_table({f'seq {k}': v for k, v in result['pose'].items()}, pose_columns))

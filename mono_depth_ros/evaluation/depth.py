@@ -25,13 +25,13 @@ May import: numpy, scipy, matplotlib (torch only to resize), :mod:`mono_depth_ro
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['DEPTH_METRICS', 'content_correlation', 'depth_metrics', 'evaluate_depths',
-           'fixed_map_share', 'garg_crop_mask', 'log_correlation', 'median_scaled',
-           'resize_depth']
+__all__ = ['DEPTH_METRICS', 'DISTANCE_BANDS', 'content_correlation', 'depth_metrics',
+           'distance_bands', 'evaluate_depths', 'fixed_map_share', 'garg_crop_mask',
+           'log_correlation', 'median_scaled', 'resize_depth']
 
 DEPTH_METRICS = ('abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'a1', 'a2', 'a3')
 
@@ -42,6 +42,25 @@ def garg_crop_mask(height: int, width: int) -> np.ndarray:
     mask[int(0.40810811 * height):int(0.99189189 * height),
          int(0.03594771 * width):int(0.96405229 * width)] = True
     return mask
+
+
+def _evaluated_pixels(gt: np.ndarray, pred: np.ndarray, median_scaling: bool,
+                      garg_crop: bool, min_depth: float, max_depth: float
+                      ) -> Tuple[np.ndarray, np.ndarray, float]:
+    """Return the protocol's valid pixels of one image: ``(gt, scaled clipped pred, scale)``."""
+    gt = np.asarray(gt, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    if gt.shape != pred.shape or gt.ndim != 2:
+        raise ValueError(f'gt and pred must be (H, W) of one shape, got {gt.shape} and '
+                         f'{pred.shape}')
+    valid = np.isfinite(gt) & (gt > min_depth) & (gt < max_depth) & np.isfinite(pred)
+    if garg_crop:
+        valid &= garg_crop_mask(*gt.shape)
+    if not valid.any():
+        raise ValueError('no valid ground-truth pixel in the evaluated region')
+    g, p = gt[valid], pred[valid]
+    scale = float(np.median(g) / np.median(p)) if median_scaling else 1.0
+    return g, np.clip(p * scale, min_depth, max_depth), scale
 
 
 def depth_metrics(gt: np.ndarray, pred: np.ndarray, median_scaling: bool = True,
@@ -61,19 +80,8 @@ def depth_metrics(gt: np.ndarray, pred: np.ndarray, median_scaling: bool = True,
         ValueError: shapes differ or no valid pixel is left.
 
     """
-    gt = np.asarray(gt, dtype=np.float64)
-    pred = np.asarray(pred, dtype=np.float64)
-    if gt.shape != pred.shape or gt.ndim != 2:
-        raise ValueError(f'gt and pred must be (H, W) of one shape, got {gt.shape} and '
-                         f'{pred.shape}')
-    valid = np.isfinite(gt) & (gt > min_depth) & (gt < max_depth) & np.isfinite(pred)
-    if garg_crop:
-        valid &= garg_crop_mask(*gt.shape)
-    if not valid.any():
-        raise ValueError('no valid ground-truth pixel in the evaluated region')
-    g, p = gt[valid], pred[valid]
-    scale = float(np.median(g) / np.median(p)) if median_scaling else 1.0
-    p = np.clip(p * scale, min_depth, max_depth)
+    g, p, scale = _evaluated_pixels(gt, pred, median_scaling, garg_crop, min_depth,
+                                    max_depth)
     thresh = np.maximum(g / p, p / g)
     return {
         'abs_rel': float(np.mean(np.abs(g - p) / g)),
@@ -111,6 +119,47 @@ def evaluate_depths(pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
     out['images'] = len(scales)
     out['scale_median'] = float(np.median(scales))
     out['scale_std_over_median'] = float(np.std(np.array(scales) / np.median(scales)))
+    return out
+
+
+DISTANCE_BANDS = (0.0, 5.0, 10.0, 20.0, 40.0, 80.0)
+
+
+def distance_bands(pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
+                   edges: Sequence[float] = DISTANCE_BANDS, median_scaling: bool = True,
+                   garg_crop: bool = True, max_depth: float = 80.0,
+                   ) -> List[Dict[str, float]]:
+    """Where the error lies: abs_rel by true distance, over all pixels of ``(gt, pred)`` pairs.
+
+    Each image is scaled and cropped as :func:`depth_metrics` does (predictions smaller than
+    their truth resized first); then the pixels are pooled and split at ``edges`` (metres) of
+    the true depth. Per band: ``lo``, ``hi``, ``pixels`` (its share of all pixels),
+    ``abs_rel`` (mean over its pixels), ``error_share`` (its part of the summed absolute
+    relative error) and ``ratio`` (median of prediction / truth: above 1, drawn too far).
+    Empty bands are left out.
+    """
+    edges = [float(e) for e in edges]
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError(f'edges must be at least two increasing distances, got {edges}')
+    gs, ps = [], []
+    for gt, pred in pairs:
+        if pred.shape != gt.shape:
+            pred = resize_depth(pred, gt.shape)
+        g, p, _ = _evaluated_pixels(gt, pred, median_scaling, garg_crop, 1e-3, max_depth)
+        gs.append(g)
+        ps.append(p)
+    if not gs:
+        raise ValueError('no images to evaluate')
+    g, p = np.concatenate(gs), np.concatenate(ps)
+    error = np.abs(g - p) / g
+    out = []
+    for lo, hi in zip(edges, edges[1:]):
+        band = (g >= lo) & (g < hi)
+        if band.any():
+            out.append({'lo': lo, 'hi': hi, 'pixels': float(band.mean()),
+                        'abs_rel': float(error[band].mean()),
+                        'error_share': float(error[band].sum() / error.sum()),
+                        'ratio': float(np.median(p[band] / g[band]))})
     return out
 
 

@@ -18,7 +18,8 @@
 import math
 
 from mono_depth_ros.evaluation.depth import (content_correlation, depth_metrics,
-                                             evaluate_depths, fixed_map_share,
+                                             distance_bands, evaluate_depths,
+                                             fixed_map_share,
                                              garg_crop_mask, log_correlation, median_scaled)
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import (align_similarity, chain_motions,
@@ -52,6 +53,31 @@ def test_depth_metrics_closed_forms():
     assert biased['a1'] == 1.0
     far, _ = depth_metrics(gt, gt * 1.3, median_scaling=False)
     assert far['a1'] == 0.0 and far['a2'] == 1.0
+
+
+def test_distance_bands_closed_forms():
+    """Near pixels drawn 2x too far: their band holds the known error, share and ratio."""
+    gt = np.full((40, 120), 30.0)
+    gt[:, :60] = 4.0  # half the image near, half in the 20-40 m band
+    pred = gt.copy()
+    pred[:, :60] = 8.0
+    bands = distance_bands([(gt, pred)], median_scaling=False, garg_crop=False)
+    assert [(b['lo'], b['hi']) for b in bands] == [(0.0, 5.0), (20.0, 40.0)]
+    near, far = bands
+    assert near['pixels'] == far['pixels'] == 0.5
+    assert math.isclose(near['abs_rel'], 1.0) and far['abs_rel'] == 0.0
+    assert near['error_share'] == 1.0 and near['ratio'] == 2.0 and far['ratio'] == 1.0
+    # The pooled mean over bands is the image's abs_rel (one image, every pixel valid).
+    metrics, _ = depth_metrics(gt, pred, median_scaling=False, garg_crop=False)
+    assert math.isclose(sum(b['pixels'] * b['abs_rel'] for b in bands), metrics['abs_rel'])
+    # Median scaling as the protocol applies it: a scaled copy of the truth has no error.
+    scaled = distance_bands([(g, g * 0.2) for g in (_gt(1), _gt(2))])
+    assert all(b['abs_rel'] < 1e-12 and math.isclose(b['ratio'], 1.0) for b in scaled)
+    assert math.isclose(sum(b['pixels'] for b in scaled), 1.0)
+    with pytest.raises(ValueError, match='increasing'):
+        distance_bands([(gt, pred)], edges=(0, 5, 5))
+    with pytest.raises(ValueError, match='no images'):
+        distance_bands([])
 
 
 def test_depth_metrics_crop_cap_and_errors():

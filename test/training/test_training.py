@@ -298,6 +298,9 @@ def test_evaluate_writes_tables_and_pictures(tiny_dataset, tmp_path):
     assert sum(d['images'] for d in drives) == 4
     assert sum(d['abs_rel'] * d['images'] for d in drives) / 4 == pytest.approx(
         depth['abs_rel'], rel=1e-9)
+    for rows in saved['depth']['bands'].values():  # every evaluated pixel in one band
+        assert sum(b['pixels'] for b in rows) == pytest.approx(1.0)
+        assert sum(b['error_share'] for b in rows) == pytest.approx(1.0)
     assert (tmp_path / 'eval' / 'depth.png').stat().st_size > 1000
     assert (tmp_path / 'eval' / 'trajectory_00.png').stat().st_size > 1000
 
