@@ -43,6 +43,11 @@ class DataConfig:
     train_split: str = 'train'
     val_split: str = 'val'
     workers: int = 2
+    hard_sampling: float = 0.0
+    """0: every step draws its snippets uniformly (the paper). ``a > 0``: snippet ``i`` with
+    probability proportional to ``loss_i ** a`` under the networks the run starts from,
+    scored once and kept in the output folder for a resume
+    (:mod:`mono_depth_ros_training.sampling`)."""
 
 
 @dataclass(frozen=True)

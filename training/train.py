@@ -39,7 +39,7 @@ import math
 import os
 from pathlib import Path
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from mono_depth_ros.core.camera import pixel_grid
 from mono_depth_ros.core.geometry import inverse_warp, pose_vec_to_mat
@@ -53,42 +53,13 @@ from mono_depth_ros_training.checkpoints import (CHECKPOINT, config_from_weights
                                                  WEIGHTS)
 from mono_depth_ros_training.config import keys_set, load_config, OptimConfig, TrainConfig
 from mono_depth_ros_training.distributed import convert_batch_norm, is_main, setup, world
+from mono_depth_ros_training.sampling import run_weights, step_generator, StepBatches
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Sampler
+from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
 __all__ = ['CHECKPOINT', 'StepBatches', 'WEIGHTS', 'config_from_weights', 'export',
            'learning_rate', 'load_checkpoint', 'main', 'save_checkpoint', 'train']
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """Return the random generator of step ``step`` (the same on every process)."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + step)
-
-
-class StepBatches(Sampler):
-    """Yields, for steps ``start..steps-1``, this process's slice of the global batch."""
-
-    def __init__(self, size: int, batch: int, steps: int, seed: int, start: int = 0,
-                 rank: int = 0, world_size: int = 1) -> None:
-        """See the class docstring; ``batch`` is the global batch size."""
-        if batch % world_size:
-            raise ValueError(f'global batch {batch} is not divisible by {world_size} '
-                             'processes')
-        self.size, self.batch, self.steps, self.seed = size, batch, steps, seed
-        self.start, self.rank, self.world = start, rank, world_size
-
-    def __len__(self) -> int:
-        """Return the number of steps left."""
-        return max(0, self.steps - self.start)
-
-    def __iter__(self) -> Iterator[List[int]]:
-        """Yield index lists, one per step."""
-        per = self.batch // self.world
-        for step in range(self.start, self.steps):
-            picks = torch.randint(self.size, (self.batch,),
-                                  generator=step_generator(self.seed, step))
-            yield picks[self.rank * per:(self.rank + 1) * per].tolist()
 
 
 def _log_images(writer, step: int, images: torch.Tensor, intrinsics: torch.Tensor,
@@ -245,8 +216,11 @@ def _loop(run: _Run, end: int, writer, progress: bool) -> None:
     """Train steps ``run.start .. end - 1`` (logging, checkpoints, validation)."""
     config = run.config
     data = snippets(config, config.data.train_split)
+    weights = run_weights(Path(config.output.folder), *run.models, data, config.loss,
+                          config.data.hard_sampling, run.device, progress and is_main(),
+                          write=is_main())
     sampler = StepBatches(len(data), config.optim.batch_size, end, config.optim.seed,
-                          run.start, run.rank, run.world_size)
+                          run.start, run.rank, run.world_size, weights)
     loader = DataLoader(data, batch_sampler=sampler, num_workers=config.data.workers,
                         persistent_workers=False)
     bar = tqdm(loader, total=len(sampler), desc='training',
