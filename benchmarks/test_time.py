@@ -40,6 +40,7 @@ from typing import Dict, List
 from mono_depth_ros.core.camera import resize_intrinsics
 from mono_depth_ros.core.config import from_dict, LossConfig
 from mono_depth_ros.core.inference import frames_to_tensor
+from mono_depth_ros.core.networks import train_on_running_statistics
 from mono_depth_ros.core.step import train_step
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.data.kitti import (eigen_test_frames, KittiDrive, odometry_frames,
@@ -47,15 +48,6 @@ from mono_depth_ros.data.kitti import (eigen_test_frames, KittiDrive, odometry_f
 from mono_depth_ros.evaluation.depth import distance_bands, evaluate_depths
 import torch
 from tqdm import tqdm
-
-
-def _running_statistics(*nets: torch.nn.Module) -> None:
-    """Training mode, batch norm on its running statistics (one snippet is no batch)."""
-    for net in nets:
-        net.train()
-        for module in net.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.eval()
 
 
 def refine_drive(weights: str, frames, intrinsics, targets: List[int], steps: int,
@@ -80,7 +72,7 @@ def refine_drive(weights: str, frames, intrinsics, targets: List[int], steps: in
             optimiser = torch.optim.Adam([
                 {'params': list(nets[1].parameters())},
                 {'params': list(nets[0].parameters()), 'lr': lr * depth_lr_scale}], lr=lr)
-            _running_statistics(*nets)
+            train_on_running_statistics(*nets)
             for _ in range(steps):
                 train_step(*nets, optimiser, snippet, k, loss)
         nets[0].eval()

@@ -31,7 +31,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-__all__ = ['DispNet', 'EgoMotionNet', 'build_networks', 'disparity_to_depth']
+__all__ = ['DispNet', 'EgoMotionNet', 'build_networks', 'disparity_to_depth',
+           'train_on_running_statistics']
 
 DISP_SCALE = 10.0
 MIN_DISP = 0.01
@@ -225,3 +226,15 @@ def build_networks(config: ModelConfig) -> Tuple[DispNet, EgoMotionNet]:
                          config.batch_norm if config.egomotion_batch_norm is None
                          else config.egomotion_batch_norm, config.egomotion_scale,
                          config.egomotion_translation_scale))
+
+
+def train_on_running_statistics(*nets: nn.Module) -> None:
+    """Put ``nets`` in training mode with batch norm on its running statistics.
+
+    For fine-tuning on a snippet or two, which is no batch to take statistics from.
+    """
+    for net in nets:
+        net.train()
+        for module in net.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()

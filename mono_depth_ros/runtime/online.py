@@ -38,6 +38,7 @@ from typing import Any, Deque, Dict, Mapping, Optional, Tuple
 
 from mono_depth_ros.core.config import from_dict, LossConfig, ModelConfig
 from mono_depth_ros.core.losses import snippet_loss
+from mono_depth_ros.core.networks import train_on_running_statistics
 from mono_depth_ros.core.step import train_step
 from mono_depth_ros.core.weights import save_networks
 from mono_depth_ros.runtime.slot import NetworkSlot
@@ -181,12 +182,11 @@ class OnlineTrainer:
 
     def _train_mode(self) -> None:
         """Training mode, with batch norm on its running statistics unless it adapts them."""
-        for net in (self.depth_net, self.ego_net):
-            net.train()
-            if not self.adapt_batch_norm:
-                for module in net.modules():
-                    if isinstance(module, torch.nn.BatchNorm2d):
-                        module.eval()
+        if self.adapt_batch_norm:
+            self.depth_net.train()
+            self.ego_net.train()
+        else:
+            train_on_running_statistics(self.depth_net, self.ego_net)
 
     def _decide(self) -> str:
         """Swap the copy in if it beats the weights in use on the newest snippets."""
