@@ -70,6 +70,8 @@ def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
     preds = []
     for start in tqdm(range(0, len(images), 16), desc='depth', leave=False):
         preds += predict_depths(depth_net, images[start:start + 16], size)
+    # At the truth's size once (the protocol's bilinear upsampling), not in every scoring.
+    preds = [p if p.shape == g.shape else resize_depth(p, g.shape) for g, p in zip(gts, preds)]
     result = {
         'median_scaled': evaluate_depths(zip(gts, preds), True, max_depth=max_depth),
         'metric': evaluate_depths(zip(gts, preds), False, max_depth=max_depth),
@@ -84,7 +86,7 @@ def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
                                                max_depth=max_depth)
     if pictures is not None:
         idx = np.linspace(0, len(images) - 1, min(4, len(images))).round().astype(int)
-        scaled = [median_scaled(resize_depth(preds[i], gts[i].shape), gts[i]) for i in idx]
+        scaled = [median_scaled(preds[i], gts[i]) for i in idx]
         save_depth_grid(pictures, [images[i] for i in idx],
                         {'ground truth': [gts[i] for i in idx],
                          'prediction (median-scaled)': scaled},
