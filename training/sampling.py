@@ -35,7 +35,8 @@ from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.losses import snippet_loss
 from mono_depth_ros.core.weights import atomic_write_bytes
 import torch
-from torch.utils.data import DataLoader, Sampler
+import torch.distributed as dist
+from torch.utils.data import Sampler
 from tqdm import tqdm
 
 __all__ = ['LOSSES_FILE', 'run_weights', 'sampling_weights', 'snippet_losses',
@@ -94,19 +95,31 @@ class StepBatches(Sampler):
 def snippet_losses(depth_net: torch.nn.Module, ego_net: torch.nn.Module, data,
                    loss: LossConfig, device: str = 'cpu', progress: bool = True
                    ) -> torch.Tensor:
-    """Total loss of every snippet of ``data`` alone (eval mode, no augmentation)."""
+    """Total loss of every snippet of ``data`` alone (eval mode, no augmentation).
+
+    Under torch.distributed each process scores every ``world``-th snippet from its rank
+    and the scores are summed across processes, so every process returns them all. Batch
+    norm is in eval mode, so no process waits on another until that sum.
+    """
+    rank, world = ((dist.get_rank(), dist.get_world_size())
+                   if dist.is_available() and dist.is_initialized() else (0, 1))
     modes = depth_net.training, ego_net.training
     depth_net.eval()
     ego_net.eval()
-    values = []
-    loader = DataLoader(data, batch_size=1, shuffle=False)
-    for batch in tqdm(loader, desc='scoring snippets', disable=not progress, leave=False):
-        terms = snippet_loss(depth_net, ego_net, batch['images'].to(device),
-                             batch['intrinsics'].to(device), loss)
-        values.append(float(terms['total']))
+    values = torch.zeros(len(data), dtype=torch.float64)
+    for i in tqdm(range(rank, len(data), world), desc='scoring snippets',
+                  disable=not progress, leave=False):
+        item = data[i]
+        terms = snippet_loss(depth_net, ego_net, item['images'][None].to(device),
+                             item['intrinsics'][None].to(device), loss)
+        values[i] = float(terms['total'])
     depth_net.train(modes[0])
     ego_net.train(modes[1])
-    return torch.tensor(values, dtype=torch.float64)
+    if world > 1:
+        values = values.to(device)  # NCCL reduces device tensors only
+        dist.all_reduce(values)
+        values = values.cpu()
+    return values
 
 
 def sampling_weights(losses: torch.Tensor, exponent: float) -> torch.Tensor:
@@ -127,7 +140,9 @@ def run_weights(folder: Path, depth_net: torch.nn.Module, ego_net: torch.nn.Modu
     """Return the run's sampling weights (None for ``exponent`` 0), from ``folder``'s losses.
 
     The first call scores every snippet and writes ``folder / LOSSES_FILE`` (atomically,
-    where ``write``: the main process); later calls, a resume among them, read it.
+    where ``write``: the main process); later calls, a resume among them, read it. Under
+    torch.distributed the processes share the scoring (:func:`snippet_losses`); the file
+    is written only after all of them have looked for it, so they all take one branch.
 
     Raises:
         ValueError: the kept file scores a different number of snippets (the data changed).

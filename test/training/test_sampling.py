@@ -16,6 +16,8 @@
 """Which snippets a training step takes: uniform draws, loss-weighted draws, resume."""
 
 import json
+import os
+import socket
 
 from mono_depth_ros.core.config import LossConfig, ModelConfig
 from mono_depth_ros.core.losses import snippet_loss
@@ -25,6 +27,7 @@ from mono_depth_ros_training.sampling import (LOSSES_FILE, run_weights, sampling
                                               snippet_losses, StepBatches)
 import pytest
 import torch
+import torch.multiprocessing as mp
 
 
 def test_weighted_draws_follow_the_weights_and_resume_exactly():
@@ -110,3 +113,52 @@ def test_training_with_hard_sampling_keeps_its_scores(tiny_dataset, tmp_path):
     kept = json.loads((tmp_path / LOSSES_FILE).read_text())['losses']
     assert len(kept) == len(SnippetDataset(tiny_dataset / 'prepared', 'train', 3))
     assert (tmp_path / WEIGHTS).is_file()
+
+
+def _tiny_networks():
+    torch.manual_seed(0)
+    return build_networks(ModelConfig(height=32, width=104, depth_width=0.125,
+                                      egomotion_width=0.125))
+
+
+def _scoring_worker(rank, world_size, port, root, out):
+    import mono_depth_ros_training.sampling as sampling
+
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.distributed.init_process_group('gloo', rank=rank, world_size=world_size)
+    torch.set_num_threads(1)
+    scored = []
+    real = sampling.snippet_loss
+
+    def counted(*args, **kwargs):
+        scored.append(1)
+        return real(*args, **kwargs)
+
+    sampling.snippet_loss = counted
+    data = SnippetDataset(root, 'train', 3, (32, 104))
+    weights = run_weights(out, *_tiny_networks(), data, LossConfig(icp_weight=0.0, num_scales=2),
+                          1.0, progress=False, write=rank == 0)
+    (out.parent / f'rank{rank}.json').write_text(json.dumps(
+        {'weights': weights.tolist(), 'scored': len(scored)}))
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_processes_share_the_scoring_and_agree(tiny_dataset, tmp_path, one_thread):
+    """Under torch.distributed each process scores half the snippets; all get every score."""
+    root = tiny_dataset / 'prepared'
+    data = SnippetDataset(root, 'train', 3, (32, 104))
+    alone = snippet_losses(*_tiny_networks(), data, LossConfig(icp_weight=0.0, num_scales=2),
+                           progress=False)
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    mp.spawn(_scoring_worker, args=(2, port, root, tmp_path / 'run'), nprocs=2)
+    ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
+    assert [r['scored'] for r in ranks] == [(len(data) + 1) // 2, len(data) // 2]
+    for r in ranks:
+        torch.testing.assert_close(torch.tensor(r['weights'], dtype=torch.float64), alone,
+                                   rtol=1e-6, atol=0)
+    kept = json.loads((tmp_path / 'run' / LOSSES_FILE).read_text())['losses']
+    torch.testing.assert_close(torch.tensor(kept, dtype=torch.float64), alone, rtol=1e-6,
+                               atol=0)
