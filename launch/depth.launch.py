@@ -29,7 +29,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 ARGUMENTS = (
     ('image', '/camera/image_raw', 'input image topic (sensor_msgs/Image)'),
     ('camera_info', '/camera/camera_info', 'input camera_info topic'),
-    ('weights', '', 'weights file; empty = the shipped default'),
+    ('weights', '', 'weights file or shipped name (street, ...); empty = the default'),
     ('device', 'cpu', 'cpu or cuda'),
     ('online_training', 'false', 'fine-tune on the incoming video'),
     ('namespace', '', 'namespace of the node and its outputs'),

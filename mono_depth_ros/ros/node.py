@@ -121,8 +121,8 @@ class DepthNode(Node):
         if c.device.startswith('cuda') and not torch.cuda.is_available():
             raise ValueError(f'device {c.device!r}: this torch {torch.__version__} sees no '
                              f'CUDA device; use device:=cpu')
-        from mono_depth_ros.weights import default_weights
-        path = c.weights or str(default_weights())
+        from mono_depth_ros.weights import resolve_weights
+        path = resolve_weights(c.weights)
         backend = resolve_backend(c.backend, c.device, c.online_training)
         pipeline = DepthPipeline(path, c.device, c.depth_scale, c.camera_height or None,
                                  max_depth=c.max_depth, backend=backend,

@@ -53,7 +53,8 @@ def _p(default: Any, description: str, read_only: bool = False, limits=None) -> 
 class NodeConfig:
     """Every parameter of ``depth_node`` (names, defaults and descriptions as declared)."""
 
-    weights: str = _p('', 'weights file (.safetensors); empty = the shipped default', True)
+    weights: str = _p('', 'weights file (.safetensors) or a shipped name (street, previous, '
+                      'first); empty = the shipped default', True)
     device: str = _p('cpu', "'cpu', 'cuda' or 'cuda:N'", True)
     backend: str = _p('auto', "'auto' (onnxruntime on the CPU without online fine-tuning, "
                       "torch otherwise), 'torch' or 'onnxruntime' (the networks exported to "

@@ -13,14 +13,20 @@
 # limitations under the License.
 
 
-"""The shipped default weights (``training/configs/compact_v7.yaml`` says how they were trained).
+"""The shipped weights (each file's recipe is in ``training/configs/``).
+
+``compact_v7`` is the default. ``compact_v15_street`` is better on streets and worse
+indoors (``training/configs/compact_v15.yaml``; the README's quality section), for robots
+that only drive streets. The node's ``weights`` parameter takes a path or one of the
+names of :data:`SHIPPED`.
 
 May import: the standard library only.
 """
 
 from pathlib import Path
 
-__all__ = ['DEFAULT_WEIGHTS', 'FIRST_WEIGHTS', 'PREVIOUS_WEIGHTS', 'default_weights']
+__all__ = ['DEFAULT_WEIGHTS', 'FIRST_WEIGHTS', 'PREVIOUS_WEIGHTS', 'SHIPPED', 'STREET_WEIGHTS',
+           'default_weights', 'resolve_weights']
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_v7_48x160.safetensors'
 #: the previous default (``training/configs/compact_v4.yaml``), kept for side-by-side figures
@@ -28,6 +34,10 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_v7_48x160.safetenso
 PREVIOUS_WEIGHTS = Path(__file__).resolve().parent / 'compact_v4_48x160.safetensors'
 #: the first shipped weights (``training/configs/compact.yaml``), kept for the same reason
 FIRST_WEIGHTS = Path(__file__).resolve().parent / 'compact_48x160.safetensors'
+STREET_WEIGHTS = Path(__file__).resolve().parent / 'compact_v15_street_48x160.safetensors'
+#: Short names of the shipped files, as the node's ``weights`` parameter takes them.
+SHIPPED = {'default': DEFAULT_WEIGHTS, 'street': STREET_WEIGHTS, 'previous': PREVIOUS_WEIGHTS,
+           'first': FIRST_WEIGHTS}
 
 
 def default_weights() -> Path:
@@ -37,3 +47,21 @@ def default_weights() -> Path:
                                 'this install; pass a weights file, or train one with '
                                 'training/configs/compact_v7.yaml')
     return DEFAULT_WEIGHTS
+
+
+def resolve_weights(name: str) -> str:
+    """Return the file ``name`` means: empty = the default, a key of :data:`SHIPPED`, a path.
+
+    Raises:
+        FileNotFoundError: a shipped name whose file is missing from this install.
+
+    """
+    if not name:
+        return str(default_weights())
+    if name in SHIPPED:
+        path = SHIPPED[name]
+        if not path.is_file():
+            raise FileNotFoundError(f'{path}: the shipped weights {name!r} are missing from '
+                                    'this install')
+        return str(path)
+    return name

@@ -136,3 +136,30 @@ def test_interrupted_write_keeps_the_old_file(saved, monkeypatch):
         save_networks(path, depth_net, ego_net, CONFIG, extra={'step': 8})
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+
+
+def test_shipped_names_resolve_to_loadable_files(tmp_path):
+    """'' and every shipped name give a file that loads; a path passes through unchanged."""
+    from mono_depth_ros.weights import DEFAULT_WEIGHTS, resolve_weights, SHIPPED
+
+    assert resolve_weights('') == str(DEFAULT_WEIGHTS) == resolve_weights('default')
+    finest = {}
+    for name in SHIPPED:
+        path = resolve_weights(name)
+        assert path == str(SHIPPED[name])
+        depth_net, _, meta = load_networks(path)
+        assert tuple(meta['input_size']) == (48, 160)
+        finest[name] = next(iter(depth_net.state_dict().values()))
+    # Different files, not one file under four names.
+    assert not torch.equal(finest['street'], finest['default'])
+    other = str(tmp_path / 'mine.safetensors')
+    assert resolve_weights(other) == other
+
+
+def test_a_missing_shipped_file_is_a_clear_error(tmp_path, monkeypatch):
+    """A shipped name whose file this install lacks names the file."""
+    import mono_depth_ros.weights as shipped
+
+    monkeypatch.setitem(shipped.SHIPPED, 'street', tmp_path / 'gone.safetensors')
+    with pytest.raises(FileNotFoundError, match='gone.safetensors.*street'):
+        shipped.resolve_weights('street')
