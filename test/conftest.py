@@ -186,3 +186,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def free_port():
+    """Return a TCP port on 127.0.0.1 that nothing listens on (a rendezvous for spawn)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]

@@ -22,7 +22,8 @@ the networks the run starts from (scored once, in eval mode, by :func:`snippet_l
 kept in the output folder as ``snippet_losses.json``, so that a resumed run draws what the
 uninterrupted one would): the snippets the networks explain worst come up more often.
 
-May import: :mod:`mono_depth_ros` (core, data) and torch.
+May import: :mod:`mono_depth_ros` (core, data), :mod:`mono_depth_ros_training.distributed`
+and torch.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Iterator, List, Optional
 from mono_depth_ros.core.config import LossConfig
 from mono_depth_ros.core.losses import snippet_loss
 from mono_depth_ros.core.weights import atomic_write_bytes
+from mono_depth_ros_training.distributed import world as process_world
 import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
@@ -101,8 +103,7 @@ def snippet_losses(depth_net: torch.nn.Module, ego_net: torch.nn.Module, data,
     and the scores are summed across processes, so every process returns them all. Batch
     norm is in eval mode, so no process waits on another until that sum.
     """
-    rank, world = ((dist.get_rank(), dist.get_world_size())
-                   if dist.is_available() and dist.is_initialized() else (0, 1))
+    rank, world = process_world()
     modes = depth_net.training, ego_net.training
     depth_net.eval()
     ego_net.eval()

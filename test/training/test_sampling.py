@@ -17,7 +17,6 @@
 
 import json
 import os
-import socket
 
 from mono_depth_ros.core.config import LossConfig, ModelConfig
 from mono_depth_ros.core.losses import snippet_loss
@@ -144,16 +143,14 @@ def _scoring_worker(rank, world_size, port, root, out):
 
 
 @pytest.mark.slow
-def test_two_processes_share_the_scoring_and_agree(tiny_dataset, tmp_path, one_thread):
+def test_two_processes_share_the_scoring_and_agree(tiny_dataset, tmp_path, one_thread,
+                                                   free_port):
     """Under torch.distributed each process scores half the snippets; all get every score."""
     root = tiny_dataset / 'prepared'
     data = SnippetDataset(root, 'train', 3, (32, 104))
     alone = snippet_losses(*_tiny_networks(), data, LossConfig(icp_weight=0.0, num_scales=2),
                            progress=False)
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    mp.spawn(_scoring_worker, args=(2, port, root, tmp_path / 'run'), nprocs=2)
+    mp.spawn(_scoring_worker, args=(2, free_port, root, tmp_path / 'run'), nprocs=2)
     ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
     assert [r['scored'] for r in ranks] == [(len(data) + 1) // 2, len(data) // 2]
     for r in ranks:

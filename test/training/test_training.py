@@ -243,7 +243,8 @@ def _ddp_worker(rank, world_size, port, data_root, out, more):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('icp_weight', [0.1, 0.0])
-def test_two_gloo_processes_match_one_process(tiny_dataset, tmp_path, icp_weight, one_thread):
+def test_two_gloo_processes_match_one_process(tiny_dataset, tmp_path, icp_weight, one_thread,
+                                              free_port):
     """torch.distributed (gloo, 2 CPU processes, batch 2 each) equals 1 process, batch 4.
 
     Batch norm uses the global batch (GlobalBatchNorm2d); without it, or with a sampler
@@ -255,11 +256,7 @@ def test_two_gloo_processes_match_one_process(tiny_dataset, tmp_path, icp_weight
     # lr * gradient / eps (linear), so the weights differ only as much as the gradients do.
     more = {'loss.icp_weight': icp_weight, 'optim.eps': 1.0}
     train(tiny_config(root, tmp_path / 'one', 3, **more), progress=False)
-    import socket
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    mp.spawn(_ddp_worker, args=(2, port, str(root), str(tmp_path / 'two'), more), nprocs=2)
+    mp.spawn(_ddp_worker, args=(2, free_port, str(root), str(tmp_path / 'two'), more), nprocs=2)
     # The global batch's loss agrees at every step. The photometric term matches to float
     # rounding; ICP's discrete correspondences turn rounding-level depth differences into
     # a slightly different 3D term, so the total agrees to 1%.
