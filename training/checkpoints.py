@@ -86,6 +86,11 @@ RESCALABLE = ('egomotion_scale', 'egomotion_translation_scale')
 #: model keys a configuration may change on ``--init``: the output scales, and the depth
 #: network's disparity floor (it holds no weights; only depths near the old floor change)
 CHANGEABLE = RESCALABLE + ('min_disparity',)
+#: model keys only the command line may change on ``--init``: the input size (the depth
+#: network is fully convolutional and the ego-motion network pools globally, so the weights
+#: run at any size; a configuration file's size is the weights' otherwise, as the default
+#: for fine-tuning the shipped weights on one's own data)
+RESIZABLE = ('height', 'width')
 
 
 def config_from_weights(config: TrainConfig, weights: str, in_file: Sequence[str] = (),
@@ -94,25 +99,29 @@ def config_from_weights(config: TrainConfig, weights: str, in_file: Sequence[str
 
     The model comes from the weights, except the keys of :data:`CHANGEABLE` that
     the configuration sets (``in_file``: keys its YAML file sets; ``given``: keys set on the
-    command line), which keep ``config``'s value. Any other key given on the command line
-    must agree with the weights (an error names it); the file's are replaced silently.
+    command line) and the input size (:data:`RESIZABLE`) where the command line sets it,
+    which keep ``config``'s value. Any other key given on the command line must agree with
+    the weights (an error names it); the file's are replaced silently.
     """
     loaded = from_dict(ModelConfig, read_weights(weights)[1]['model'], 'model')
     for key in given:
         if not hasattr(loaded, key):
             raise ValueError(f'model.{key}: no such key')
-        if key not in CHANGEABLE and getattr(config.model, key) != getattr(loaded, key):
+        if key not in CHANGEABLE + RESIZABLE and \
+                getattr(config.model, key) != getattr(loaded, key):
             raise ValueError(f'model.{key}={getattr(config.model, key)!r}: the architecture '
                              f'comes from {weights} ({key}={getattr(loaded, key)!r}); only '
-                             f'{", ".join(CHANGEABLE)} can change on --init')
+                             f'{", ".join(CHANGEABLE + RESIZABLE)} can change on '
+                             '--init')
     changes = {k: getattr(config.model, k) for k in CHANGEABLE
                if k in tuple(in_file) + tuple(given)}
+    changes.update({k: getattr(config.model, k) for k in RESIZABLE if k in given})
     return replace(config, model=replace(loaded, **changes))
 
 
 def same_architecture(a: ModelConfig, b: ModelConfig) -> bool:
-    """Return whether two model configurations differ at most in the keys of CHANGEABLE."""
-    return replace(a, **{k: getattr(b, k) for k in CHANGEABLE}) == b
+    """Return whether two model configurations differ at most in changeable keys and size."""
+    return replace(a, **{k: getattr(b, k) for k in CHANGEABLE + RESIZABLE}) == b
 
 
 def load_init(path: Path, depth_net, ego_net, model: ModelConfig) -> None:

@@ -84,6 +84,14 @@ def test_init_changes_output_scales_only_and_keeps_predictions(tiny_dataset, tmp
     floor = tiny_config(root, tmp_path / 'd', 0, **{'model.min_disparity': 0.001})
     assert config_from_weights(floor, first['weights'], given=('min_disparity',)).model \
         .min_disparity == 0.001
+    # The input size only from the command line (the networks run at any size).
+    bigger = tiny_config(root, tmp_path / 'e', 0, **{'model.height': 64, 'model.width': 208})
+    assert (config_from_weights(bigger, first['weights'], in_file=('height', 'width'))
+            .model.height) == 32
+    resized = config_from_weights(bigger, first['weights'], given=('height', 'width'))
+    assert (resized.model.height, resized.model.width) == (64, 208)
+    assert load_networks(train(resized, progress=False, init=first['weights'])['weights'])[2][
+        'input_size'] == [64, 208]
     with pytest.raises(ValueError, match='model.depth_width.*only egomotion_scale'):
         config_from_weights(tiny_config(root, tmp_path / 'c', 0, **{'model.depth_width': 0.5}),
                             first['weights'], given=('depth_width',))
