@@ -17,7 +17,8 @@
 
 - Depth on a KITTI-raw-layout test split (Eigen list; ground truth as the KITTI depth
   benchmark stores it): Garg crop, 80 m cap, per-image median scaling, the seven metrics;
-  and the same without median scaling (metric scale).
+  and the same without median scaling: the network's depth times the weights' metric
+  calibration (``mono_depth_ros_training.calibrate``; 1 if they carry none).
 - Ego-motion on KITTI odometry sequences: ATE over 5-frame snippets (mean +- std) and the
   whole trajectory aligned by a similarity transform.
 
@@ -37,7 +38,7 @@ from typing import Dict, List, Optional, Sequence
 
 from mono_depth_ros.core.camera import resize_intrinsics
 from mono_depth_ros.core.inference import pairwise_motions, predict_depths, refined_motions
-from mono_depth_ros.core.weights import load_networks
+from mono_depth_ros.core.weights import load_networks, metric_scale
 from mono_depth_ros.data.kitti import (eigen_test_frames, KittiDrive, odometry_frames,
                                        read_odometry_intrinsics, read_odometry_poses,
                                        read_png)
@@ -52,8 +53,9 @@ __all__ = ['evaluate_depth_split', 'evaluate_odometry', 'format_table', 'main']
 
 
 def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
-                         pictures: Optional[Path] = None, max_depth: float = 80.0) -> Dict:
-    """Depth metrics (median-scaled and metric) over an Eigen-style test list.
+                         pictures: Optional[Path] = None, max_depth: float = 80.0,
+                         scale: float = 1.0) -> Dict:
+    """Depth metrics (median-scaled, and metric after ``scale``) over an Eigen-style list.
 
     ``per_drive`` holds the median-scaled metrics of each drive alone (a car drive and a
     walk have different targets), ``bands`` each drive's median-scaled error by true
@@ -74,7 +76,8 @@ def evaluate_depth_split(depth_net, size, raw_root: Path, test_files: Path,
     preds = [p if p.shape == g.shape else resize_depth(p, g.shape) for g, p in zip(gts, preds)]
     result = {
         'median_scaled': evaluate_depths(zip(gts, preds), True, max_depth=max_depth),
-        'metric': evaluate_depths(zip(gts, preds), False, max_depth=max_depth),
+        'metric': evaluate_depths(((g, p * scale) for g, p in zip(gts, preds)), False,
+                                  max_depth=max_depth),
         'per_drive': {},
         'bands': {},
     }
@@ -148,8 +151,11 @@ def evaluate(weights: Path, data: Path, out: Path, sequences: Optional[List[int]
     size = tuple(meta['input_size'])
     out.mkdir(parents=True, exist_ok=True)
     result = {'weights': str(weights)}
+    scale = metric_scale(meta) or 1.0
+    result['metric_scale'] = scale
     result['depth'] = evaluate_depth_split(depth_net, size, data / 'kitti_raw',
-                                           data / 'test_files_eigen.txt', out / 'depth.png')
+                                           data / 'test_files_eigen.txt', out / 'depth.png',
+                                           scale=scale)
     odo = data / 'kitti_odometry'
     if sequences is None:
         sequences = sorted(int(p.name) for p in (odo / 'sequences').glob('*') if p.is_dir())

@@ -19,6 +19,8 @@ A weights file is one ``.safetensors`` file. Tensor names are prefixed by networ
 ``mono_depth_ros``, a JSON document with the format version, the architecture
 (:class:`~mono_depth_ros.core.config.ModelConfig`), the input size, the training
 configuration and a SHA-256 of the tensor data, so that corruption is caught on load.
+An optional ``calibration`` entry (:func:`metric_scale`) holds the metres per network depth
+unit measured against ground truth (``mono_depth_ros_training.calibrate``).
 
 May import: torch, numpy, scipy, safetensors and other ``mono_depth_ros.core`` modules.
 """
@@ -46,8 +48,10 @@ __all__ = [
     'WeightsError',
     'atomic_write_bytes',
     'load_networks',
+    'metric_scale',
     'read_weights',
     'save_networks',
+    'update_metadata',
 ]
 
 FORMAT_VERSION = 1
@@ -246,3 +250,37 @@ def load_networks(path: PathLike, device: Union[str, torch.device] = 'cpu',
     _load_state(depth_net, tensors, 'depth.', path)
     _load_state(egomotion_net, tensors, 'egomotion.', path)
     return depth_net.to(device).eval(), egomotion_net.to(device).eval(), metadata
+
+
+def metric_scale(metadata: Mapping[str, Any]) -> Optional[float]:
+    """Return the weights' calibrated metres per network depth unit, or None if they have none.
+
+    Raises:
+        WeightsError: the calibration entry is there but not a positive finite number.
+
+    """
+    calibration = metadata.get('calibration') or {}
+    if 'metric_scale' not in calibration:
+        return None
+    value = calibration['metric_scale']
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 < value < float('inf')):
+        raise WeightsError(f'calibration.metric_scale must be a positive number, got {value!r}')
+    return float(value)
+
+
+def update_metadata(path: PathLike, **entries: Any) -> Dict[str, Any]:
+    """Rewrite a weights file's metadata with ``entries`` added or replaced (atomically).
+
+    The tensors (and their SHA-256) stay as they are; the architecture, input size, format
+    version and digest cannot be changed this way. Returns the new metadata.
+    """
+    fixed = {'format_version', 'model', 'input_size', 'sha256'} & entries.keys()
+    if fixed:
+        raise ValueError(f'metadata keys {sorted(fixed)} belong to the tensors; retrain or '
+                         're-export instead')
+    tensors, metadata = read_weights(path)
+    metadata = {**metadata, **entries}
+    data = st_save(tensors, metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    atomic_write_bytes(path, data)
+    return metadata

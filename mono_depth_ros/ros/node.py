@@ -124,14 +124,14 @@ class DepthNode(Node):
         from mono_depth_ros.weights import resolve_weights
         path = resolve_weights(c.weights)
         backend = resolve_backend(c.backend, c.device, c.online_training)
-        pipeline = DepthPipeline(path, c.device, c.depth_scale, c.camera_height or None,
+        pipeline = DepthPipeline(path, c.device, c.depth_scale or None, c.camera_height or None,
                                  max_depth=c.max_depth, backend=backend,
                                  threads=c.threads or TORCH_DEFAULT_THREADS,
                                  refine_iterations=c.pose_refinement_iterations,
                                  refine_translation_prior=c.pose_refinement_translation_prior)
         self.get_logger().info(f'loaded {path}: input {pipeline.size[1]}x{pipeline.size[0]}, '
                                f'device {c.device}, backend {backend}, '
-                               f'{torch.get_num_threads()} thread(s)')
+                               f'{torch.get_num_threads()} thread(s), {_scale_text(pipeline)}')
         return pipeline
 
     def fault(self, kind: str, text: str) -> None:
@@ -283,7 +283,7 @@ class DepthNode(Node):
             check_config(candidate)
             base = self._base_T_camera(candidate)
             if {'depth_scale', 'camera_height'} & changes.keys():
-                self.pipeline.set_scale(candidate.depth_scale,
+                self.pipeline.set_scale(candidate.depth_scale or None,
                                         candidate.camera_height or None)
         except ValueError as err:
             return SetParametersResult(successful=False, reason=str(err))
@@ -317,6 +317,19 @@ class DepthNode(Node):
             self.get_logger().info(f'online fine-tuning: {now[0]} steps, {now[1]} swaps, '
                                    f'{now[2]} reverts')
         self._online_seen = now
+
+
+def _scale_text(pipeline) -> str:
+    """Say where the published metres come from (for the start-up log)."""
+    if pipeline.scale.needs_points:
+        return 'metric scale from the ground plane'
+    factor = pipeline.scale.depth_scale
+    if pipeline.calibration is not None and factor == pipeline.calibration:
+        return f"metric scale {factor:.4g} m per unit (the weights' calibration)"
+    if pipeline.calibration is None and factor == 1.0:
+        return ('the weights carry no metric calibration: depth is in network units; set '
+                'depth_scale or camera_height for metres')
+    return f'metric scale {factor:.4g} m per unit (depth_scale)'
 
 
 def set_threads(threads: int) -> None:

@@ -69,7 +69,9 @@ class NodeConfig:
                         "'reliable' (for large images over lossy links); per-topic QoS "
                         'overrides (qos_overrides.<topic>.subscription.*) apply on top',
                         True)
-    depth_scale: float = _p(1.0, 'metres per network depth unit', limits=(1e-6, 1e6))
+    depth_scale: float = _p(0.0, "metres per network depth unit; 0 = the weights' "
+                            'calibration (1 if they carry none; with camera_height the '
+                            'ground plane sets the scale)', limits=(0.0, 1e6))
     camera_height: float = _p(0.0, 'if > 0: metres from the camera to the ground; fixes the '
                               'monocular scale from a fitted ground plane',
                               limits=(0.0, 100.0))

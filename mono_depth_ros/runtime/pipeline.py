@@ -33,7 +33,7 @@ from mono_depth_ros.core.camera import pixel_grid, resize_intrinsics
 from mono_depth_ros.core.geometry import pose_vec_to_mat
 from mono_depth_ros.core.inference import frame_to_input
 from mono_depth_ros.core.refine import refine_motion, RefineConfig
-from mono_depth_ros.core.weights import load_networks
+from mono_depth_ros.core.weights import load_networks, metric_scale
 from mono_depth_ros.runtime.odometry import ChainedOdometry
 from mono_depth_ros.runtime.scale import make_scale
 from mono_depth_ros.runtime.slot import NetworkSlot
@@ -121,7 +121,9 @@ class DepthPipeline:
     Args:
         weights: a weights file (safetensors + metadata).
         device: ``'cpu'`` or ``'cuda'``.
-        depth_scale: fixed factor from network units to metres.
+        depth_scale: factor from network units to metres; None: the weights' calibration
+            (:func:`~mono_depth_ros.core.weights.metric_scale`; 1 if they carry none) for the
+            fixed scale, 1 with ``camera_height`` (the ground plane makes it metric).
         camera_height: if set (metres), rescale so the fitted ground plane lies this far
             below the camera (smoothed over frames); depth and odometry use the result.
         scale_smoothing: weight of the newest ground-plane estimate (0 to 1).
@@ -147,20 +149,20 @@ class DepthPipeline:
     """
 
     def __init__(self, weights: Union[str, 'object'], device: str = 'cpu',
-                 depth_scale: float = 1.0, camera_height: Optional[float] = None,
+                 depth_scale: Optional[float] = None, camera_height: Optional[float] = None,
                  scale_smoothing: float = 0.1, max_depth: float = 80.0,
                  scale_interval: int = 5, scale_stride: int = 2, backend: str = 'torch',
                  threads: int = 1, refine_iterations: int = RefineConfig.iterations,
                  refine_translation_prior: float = RefineConfig.translation_prior) -> None:
         """Load the networks (a bad file raises :class:`~mono_depth_ros.core.WeightsError`)."""
-        kind = 'fixed' if camera_height is None else 'ground_plane'
-        self.scale = make_scale(kind, depth_scale=depth_scale, camera_height=camera_height,
-                                smoothing=scale_smoothing)
         if backend not in BACKENDS:
             raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
         if backend == 'onnxruntime' and device != 'cpu':
             raise ValueError("backend 'onnxruntime' runs on the CPU here; use device 'cpu'")
         depth_net, ego_net, self.metadata = load_networks(weights, device)
+        #: the weights' metres per depth unit (None: uncalibrated)
+        self.calibration = metric_scale(self.metadata)
+        self.set_scale(depth_scale, camera_height, scale_smoothing)
         if backend == 'onnxruntime':
             from mono_depth_ros.runtime.deploy import onnx_networks
             depth_net, ego_net = onnx_networks(depth_net, ego_net, self.metadata, threads)
@@ -193,15 +195,20 @@ class DepthPipeline:
         self.scale.reset()
         self.odometry.reset()
 
-    def set_scale(self, depth_scale: float, camera_height: Optional[float] = None,
+    def set_scale(self, depth_scale: Optional[float], camera_height: Optional[float] = None,
                   scale_smoothing: float = 0.1) -> None:
         """Replace the scale source (a fixed factor, or the ground plane if a height is set).
+
+        ``depth_scale`` None: the weights' calibration for a fixed factor, 1 with the
+        ground plane (see the class).
 
         Raises:
             ValueError: a non-positive factor or height (the old source stays).
 
         """
         kind = 'fixed' if camera_height is None else 'ground_plane'
+        if depth_scale is None:
+            depth_scale = (self.calibration or 1.0) if kind == 'fixed' else 1.0
         self.scale = make_scale(kind, depth_scale=depth_scale, camera_height=camera_height,
                                 smoothing=scale_smoothing)
         self._scale_value = None
