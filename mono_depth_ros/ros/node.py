@@ -101,6 +101,10 @@ class DepthNode(Node):
                                         depth_lr_scale=c.online_depth_lr_scale)
             self.online.start()
             self.get_logger().info('online fine-tuning on')
+            if not c.camera_height:
+                self.get_logger().warning(
+                    'online fine-tuning can move the network depth unit away from the '
+                    "fixed scale's; set camera_height for a metric scale that follows it")
         self.intrinsics: Optional[np.ndarray] = None
         self.info_size = None
         # The latest image that came before any camera_info (the two topics race at start):
