@@ -45,7 +45,7 @@ from mono_depth_ros.core.inference import predict_depths
 from mono_depth_ros.core.weights import load_networks, update_metadata
 from mono_depth_ros.data.errors import DataError
 from mono_depth_ros.data.kitti import eigen_test_frames, KittiDrive
-from mono_depth_ros.evaluation.depth import resize_depth
+from mono_depth_ros.evaluation.depth import depth_metrics, resize_depth
 import numpy as np
 from tqdm import tqdm
 
@@ -63,9 +63,11 @@ def frame_ratios(depth_net, size, drives: Sequence[KittiDrive], every: int = 5,
             gt = drive.depth(frame)
             if pred.shape != gt.shape:
                 pred = resize_depth(pred, gt.shape)
-            valid = (gt > 0) & (gt <= max_depth) & np.isfinite(pred) & (pred > 0)
-            if valid.sum() >= 10:
-                ratios.append(float(np.median(gt[valid]) / np.median(pred[valid])))
+            try:  # the scale the median-scaled protocol applies to this frame
+                ratios.append(depth_metrics(gt, pred, True, garg_crop=False,
+                                            max_depth=max_depth)[1])
+            except ValueError:  # no pixel with truth
+                continue
     return np.asarray(ratios)
 
 
