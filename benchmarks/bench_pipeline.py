@@ -19,10 +19,10 @@ compare files; the shipped default otherwise). For 416x128 camera frames (``--si
 times, at 1 and 2 threads and for each backend, ``DepthPipeline.process`` (resize, depth,
 ego-motion, back-projection, scale, odometry) plus building the node's depth image,
 PointCloud2 and Odometry messages when rclpy is installed, and the bare depth + ego-motion
-forward passes of the same backend, and prints frames/s and the ratio of the two (target
->= 0.9 at one thread). It also prints how far onnxruntime's outputs are from torch's
-(target <= 1e-4) and which backend is faster at batch 1, and where one frame's time goes
-at one thread (the resize to the network input, the networks with their conversions, the
+forward passes of the same backend, taking turns in five rounds (medians), and prints
+frames/s and the ratio of the two (target >= 0.9 at one thread). It also prints how far
+onnxruntime's outputs are from torch's (target <= 1e-4) and which backend is faster at
+batch 1, and where one frame's time goes at one thread (the resize to the network input, the networks with their conversions, the
 ground-plane fit per frame at its interval, the photometric refinement of the motion at the
 node's default three steps, the rest by difference). Rows come with the refinement off
 (``refine 0``: the per-frame work the networks' rate is the ceiling of) and at the node's
@@ -62,44 +62,60 @@ def _messages():
 
 
 def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch',
-            threads: int = 1, refine: int = 3) -> dict:
-    """Time the per-frame work and the bare forward passes (frames/s)."""
+            threads: int = 1, refine: int = 3, rounds: int = 5) -> dict:
+    """Time the per-frame work and the bare forward passes (frames/s).
+
+    The three loops (process, process + messages, bare networks) take turns over
+    ``rounds`` rounds of ``repeat / rounds`` frames each, and each rate is the median over
+    the rounds: a shared VM's speed drifts over seconds, and timing one loop after the
+    other would put the drift into the ratio.
+    """
     torch.set_num_threads(threads)
     pipeline = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=threads,
                              refine_iterations=refine)
     build = _messages()
     for i, frame in enumerate(frames[:5]):  # warm-up
         pipeline.process(frame, i, intrinsics)
-    t0 = time.perf_counter()
-    for i in range(repeat):
-        pipeline.process(frames[i % len(frames)], 10 + i, intrinsics)
-    process = repeat / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for i in range(repeat):
-        result = pipeline.process(frames[i % len(frames)], 10 + repeat + i, intrinsics)
-        if build is not None:
-            build(result)
-    full = repeat / (time.perf_counter() - t0)
     size = pipeline.size
     image = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))
     window = torch.rand(1, pipeline.seq_length, 3, *size,
                         generator=torch.Generator().manual_seed(1))
-    with torch.no_grad(), pipeline.slot.use() as (depth_net, ego_net):
-        if backend == 'onnxruntime':  # the sessions' own array call: no torch around them
-            image, window = image.numpy(), window.numpy()
-            depth_net, ego_net = depth_net.run, ego_net.run
-        depth_net(image)
-        t0 = time.perf_counter()
-        for _ in range(repeat):
-            depth_net(image)
-            ego_net(window)
-        bare = repeat / (time.perf_counter() - t0)
-        disparity = depth_net(image)  # the sessions give the finest scale, torch a pyramid
-        outputs = [np.asarray(disparity if backend == 'onnxruntime' else disparity[0]),
-                   np.asarray(ego_net(window))]
-    return {'input': f'{size[1]}x{size[0]}', 'fps': full, 'process_fps': process,
-            'bare_fps': bare,
-            'messages': build is not None, 'outputs': outputs}
+    stamp = iter(range(10, 10 ** 9))
+
+    def process(n, messages):
+        for _ in range(n):
+            i = next(stamp)
+            result = pipeline.process(frames[i % len(frames)], i, intrinsics)
+            if messages and build is not None:
+                build(result)
+
+    n = max(repeat // rounds, 1)
+    rates = {'process': [], 'full': [], 'bare': []}
+    with torch.no_grad():
+        with pipeline.slot.use() as (depth_net, ego_net):
+            if backend == 'onnxruntime':  # the sessions' own array call: no torch around
+                image, window = image.numpy(), window.numpy()
+                depth_net, ego_net = depth_net.run, ego_net.run
+            disparity = depth_net(image)  # the sessions give the finest scale, torch a pyramid
+            outputs = [np.asarray(disparity if backend == 'onnxruntime' else disparity[0]),
+                       np.asarray(ego_net(window))]
+
+        def bare(count):
+            with pipeline.slot.use():
+                for _ in range(count):
+                    depth_net(image)
+                    ego_net(window)
+
+        for _ in range(rounds):
+            for name, run in (('process', lambda: process(n, False)),
+                              ('full', lambda: process(n, True)), ('bare', lambda: bare(n))):
+                t0 = time.perf_counter()
+                run()
+                rates[name].append(n / (time.perf_counter() - t0))
+    process_fps, full, bare_fps = (float(np.median(rates[k]))
+                                   for k in ('process', 'full', 'bare'))
+    return {'input': f'{size[1]}x{size[0]}', 'fps': full, 'process_fps': process_fps,
+            'bare_fps': bare_fps, 'messages': build is not None, 'outputs': outputs}
 
 
 def _per_frame(fn, repeat: int) -> float:

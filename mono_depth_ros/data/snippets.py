@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from mono_depth_ros.core.camera import resize_intrinsics
+from mono_depth_ros.core.resize import box_resize
 from mono_depth_ros.data.errors import DataError
 from mono_depth_ros.data.kitti import read_png
 import numpy as np
@@ -52,11 +53,9 @@ def resize_frame(image: np.ndarray, intrinsics: np.ndarray,
 
     The intrinsics follow :func:`~mono_depth_ros.core.camera.resize_intrinsics`.
     """
-    from PIL import Image
-
     h, w = image.shape[:2]
     out_h, out_w = size
-    resized = np.asarray(Image.fromarray(image).resize((out_w, out_h), Image.BOX))
+    resized = box_resize(np.asarray(image), (out_h, out_w))
     return resized, resize_intrinsics(intrinsics, (h, w), (out_h, out_w))
 
 

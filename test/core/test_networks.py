@@ -186,3 +186,16 @@ def test_rescaled_head_predicts_the_same_motion_at_new_output_scales():
                 param -= 1e-3 * param.grad
         moved.append(float((net(frames).detach() - before)[..., :3].abs().mean()))
     assert moved[1] / moved[0] == pytest.approx(100.0, rel=0.05)
+
+
+@pytest.mark.parametrize('size', [(48, 160), (96, 320)])
+def test_receptive_field_covers_the_image(size):
+    # Seven stride-2 stages: one output pixel low on the left (where a near object stands)
+    # depends on every input pixel, at the shipped size and at twice it.
+    h, w = size
+    torch.manual_seed(0)
+    net = DispNet(width=0.25).eval()
+    image = torch.rand(1, 3, h, w, requires_grad=True)
+    net(image)[0][0, 0, int(h * 0.75), int(w * 0.3)].backward()
+    reach = image.grad[0].abs().sum(0)
+    assert bool((reach > 0).all()), f'{int((reach == 0).sum())} pixels out of reach'
