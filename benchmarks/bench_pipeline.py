@@ -22,12 +22,12 @@ PointCloud2 and Odometry messages when rclpy is installed, and the bare depth + 
 forward passes of the same backend, taking turns in five rounds (medians), and prints
 frames/s and the ratio of the two (target >= 0.9 at one thread). It also prints how far
 onnxruntime's outputs are from torch's (target <= 1e-4) and which backend is faster at
-batch 1, and where one frame's time goes at one thread (the resize to the network input, the networks with their conversions, the
-ground-plane fit per frame at its interval, the photometric refinement of the motion at the
-node's default three steps, the rest by difference). Rows come with the refinement off
-(``refine 0``: the per-frame work the networks' rate is the ceiling of) and at the node's
-default (``refine 3``, ``--refine``). The node keeps camera rate when ``+messages/s`` at
-its default is at least 30.
+batch 1, and where one frame's time goes at one thread (the resize to the network input,
+the networks with their conversions, the ground-plane fit per frame at its interval, the
+photometric refinement of the motion at the node's default three steps, the rest by
+difference). Rows come with the refinement off (``refine 0``: the per-frame work the
+networks' rate is the ceiling of) and at the node's default (``refine 3``, ``--refine``).
+The node keeps camera rate when ``+messages/s`` at its default is at least 30.
 """
 
 import argparse
