@@ -70,9 +70,11 @@ def ground_plane_height(points: np.ndarray, iterations: int = 60, threshold: flo
         inliers = below[np.abs((below - centre) @ normal) < shrink * tol]
         if len(inliers) < 3:
             break
-        centre = inliers.mean(0)
-        _, _, vt = np.linalg.svd(inliers - centre, full_matrices=False)
-        normal = vt[-1]
+        centre = inliers.mean(0, dtype=np.float64)
+        # The least-squares normal: the scatter's eigenvector of the smallest eigenvalue
+        # (the last right-singular vector of the centred points, from a 3x3 problem).
+        offsets = inliers - centre
+        normal = np.linalg.eigh(offsets.T @ offsets)[1][:, 0]
     return float(abs(centre @ normal))
 
 
