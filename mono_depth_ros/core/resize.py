@@ -154,7 +154,10 @@ def resize_plan(in_size: Tuple[int, int], size: Tuple[int, int]) -> BoxResize:
 def box_resize(rgb: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     """``rgb`` ``(H0, W0, 3)`` uint8 at ``size = (H, W)``, equal to Pillow's BOX resize.
 
-    The weights are cached per pair of sizes (a camera keeps its size).
+    The weights are cached per pair of sizes (a camera keeps its size). Other arrays than
+    ``(H0, W0, 3)`` uint8 (grey, RGBA) go to Pillow as they are.
     """
     rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        return np.asarray(Image.fromarray(rgb).resize((int(size[1]), int(size[0])), Image.BOX))
     return resize_plan(tuple(rgb.shape[:2]), (int(size[0]), int(size[1])))(rgb)

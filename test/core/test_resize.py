@@ -81,6 +81,13 @@ def test_network_input_paths_agree():
                                       / np.float32(255.0))
 
 
+def test_other_arrays_go_to_pillow():
+    rng = np.random.default_rng(5)
+    for image in (rng.integers(0, 256, (128, 416), dtype=np.uint8),
+                  rng.integers(0, 256, (128, 416, 4), dtype=np.uint8)):
+        np.testing.assert_array_equal(box_resize(image, (48, 160)), _pillow(image, (48, 160)))
+
+
 def test_bad_frames_are_refused():
     plan = BoxResize((128, 416), (48, 160))
     with pytest.raises(ValueError, match='uint8'):
