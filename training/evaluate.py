@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mono_depth_ros.core.camera import resize_intrinsics
 from mono_depth_ros.core.inference import pairwise_motions, predict_depths, refined_motions
@@ -144,13 +144,21 @@ def format_table(rows: Dict[str, Dict[str, float]], columns: Sequence[str]) -> s
     return '\n'.join(lines)
 
 
-def evaluate(weights: Path, data: Path, out: Path, sequences: Optional[List[int]] = None
-             ) -> Dict:
-    """Evaluate ``weights`` on a rendered (or real) dataset folder laid out as prepared."""
+def evaluate(weights: Path, data: Path, out: Path, sequences: Optional[List[int]] = None,
+             size: Optional[Tuple[int, int]] = None) -> Dict:
+    """Evaluate ``weights`` on a rendered (or real) dataset folder laid out as prepared.
+
+    ``size = (H, W)`` runs the networks at another input size than the weights' own (both
+    run at any size: the depth network is fully convolutional, the ego-motion network pools
+    globally); None: the weights' size.
+    """
     depth_net, ego_net, meta = load_networks(weights)
-    size = tuple(meta['input_size'])
+    if size is None:
+        size = tuple(meta['input_size'])
+    elif len(size) != 2 or min(size) < 8:
+        raise ValueError(f'size must be (H, W) of at least 8 pixels each, got {size}')
     out.mkdir(parents=True, exist_ok=True)
-    result = {'weights': str(weights)}
+    result = {'weights': str(weights), 'input_size': [int(v) for v in size]}
     scale = metric_scale(meta) or 1.0
     result['metric_scale'] = scale
     result['depth'] = evaluate_depth_split(depth_net, size, data / 'kitti_raw',
@@ -166,6 +174,14 @@ def evaluate(weights: Path, data: Path, out: Path, sequences: Optional[List[int]
     return result
 
 
+def _size(text: str) -> Tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected HxW, e.g. 96x320, got {text!r}') from None
+    return h, w
+
+
 def main(argv=None) -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -174,8 +190,10 @@ def main(argv=None) -> None:
                         help='folder with kitti_raw/, test_files_eigen.txt, kitti_odometry/')
     parser.add_argument('--out', type=Path, default=Path('outputs/eval'))
     parser.add_argument('--sequences', type=int, nargs='*')
+    parser.add_argument('--size', type=_size, default=None, metavar='HxW',
+                        help="network input size (default: the weights' own)")
     args = parser.parse_args(argv)
-    result = evaluate(args.weights, args.data, args.out, args.sequences)
+    result = evaluate(args.weights, args.data, args.out, args.sequences, args.size)
     depth = dict(result['depth'])
     per_drive, bands = depth.pop('per_drive'), depth.pop('bands')
     print(format_table({f'depth {k}': v for k, v in depth.items()}, DEPTH_METRICS))

@@ -15,6 +15,7 @@
 
 """Training: configuration, augmentation geometry, checkpoints, resume, export, DDP."""
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -300,6 +301,26 @@ def test_evaluate_writes_tables_and_pictures(tiny_dataset, tmp_path):
         assert sum(b['error_share'] for b in rows) == pytest.approx(1.0)
     assert (tmp_path / 'eval' / 'depth.png').stat().st_size > 1000
     assert (tmp_path / 'eval' / 'trajectory_00.png').stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_evaluate_at_another_input_size(tiny_dataset, weights, tmp_path):
+    """``--size`` runs the networks at that size (their 32x104 own, then twice it)."""
+    from mono_depth_ros_training.evaluate import _size, main
+
+    own = evaluate(weights, tiny_dataset, tmp_path / 'own')
+    main(['--weights', str(weights), '--data', str(tiny_dataset), '--out',
+          str(tmp_path / 'big'), '--size', '64x208'])
+    big = json.loads((tmp_path / 'big' / 'metrics.json').read_text())
+    assert own['input_size'] == [32, 104] and big['input_size'] == [64, 208]
+    assert big['depth']['median_scaled']['images'] == own['depth']['median_scaled']['images']
+    # Another input size gives other depths, so other errors.
+    assert big['depth']['median_scaled']['abs_rel'] != pytest.approx(
+        own['depth']['median_scaled']['abs_rel'], rel=1e-6)
+    with pytest.raises(argparse.ArgumentTypeError, match='HxW'):
+        _size('96x')
+    with pytest.raises(ValueError, match='at least 8'):
+        evaluate(weights, tiny_dataset, tmp_path / 'bad', size=(4, 104))
 
 
 def test_prepared_split_excludes_test_drives(tiny_dataset):
