@@ -121,8 +121,9 @@ def prepare_snippets(frames: Iterable[np.ndarray], intrinsics: np.ndarray, out_d
 
 
 def write_split(out_dir: PathLike, split: str, lines: Sequence[str]) -> Path:
-    """Write ``<out_dir>/<split>.txt``."""
+    """Write ``<out_dir>/<split>.txt`` (the folder is made if need be; no lines: empty)."""
     path = Path(out_dir) / f'{split}.txt'
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(''.join(f'{line}\n' for line in lines))
     return path
 

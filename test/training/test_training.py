@@ -323,6 +323,18 @@ def test_evaluate_at_another_input_size(tiny_dataset, weights, tmp_path):
         evaluate(weights, tiny_dataset, tmp_path / 'bad', size=(4, 104))
 
 
+def test_render_a_test_set_only(tmp_path):
+    """``--train-sequences 0`` renders a test set with empty training splits."""
+    from mono_depth_ros_training.prepare import main
+
+    main(['render', '--out', str(tmp_path), '--size', '32x104', '--train-sequences', '0',
+          '--test-sequences', '1', '--test-frames', '6', '--supersample', '1'])
+    info = json.loads((tmp_path / 'dataset.json').read_text())
+    assert info['train'] == 0 and info['val'] == 0 and info['drives'] == []
+    assert (tmp_path / 'prepared' / 'train.txt').read_text() == ''
+    assert len((tmp_path / 'test_files_eigen.txt').read_text().split()) == 3
+
+
 def test_prepared_split_excludes_test_drives(tiny_dataset):
     """Training snippets never come from a drive of the test list (Eigen protocol)."""
     info = json.loads((tiny_dataset / 'dataset.json').read_text())
