@@ -15,11 +15,12 @@
 
 """The typed training configuration: YAML plus ``section.key=value`` overrides.
 
-May import: :mod:`mono_depth_ros.core.config` and PyYAML.
+May import: :mod:`mono_depth_ros.core.config`, PyYAML and the standard library.
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Sequence, Tuple, Union
@@ -28,7 +29,7 @@ from mono_depth_ros.core.config import from_dict, LossConfig, ModelConfig
 import yaml
 
 __all__ = ['CONFIG_DIR', 'AugmentConfig', 'DataConfig', 'OptimConfig', 'OutputConfig',
-           'TrainConfig', 'config_path', 'load_config']
+           'TrainConfig', 'config_path', 'load_config', 'parse_size']
 
 #: the shipped training configurations (``train.yaml``: the paper's; ``compact.yaml``)
 CONFIG_DIR = Path(__file__).resolve().parent / 'configs'
@@ -217,3 +218,13 @@ def keys_set(path: Union[str, Path, None], overrides: Sequence[str] = (),
     given = tuple(o.split('=', 1)[0].split('.', 1)[1] for o in overrides
                   if o.split('=', 1)[0].startswith(section + '.'))
     return in_file, given
+
+
+def parse_size(text: str) -> Tuple[int, int]:
+    """``'HxW'`` as ``(H, W)``: the ``--size`` argument of the training commands."""
+    try:
+        h, w = (int(v) for v in text.lower().split('x'))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f'size must be HxW (e.g. 128x416), got {text!r}') \
+            from err
+    return h, w

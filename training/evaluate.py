@@ -46,6 +46,7 @@ from mono_depth_ros.evaluation.depth import (DEPTH_METRICS, distance_bands, eval
                                              median_scaled, resize_depth)
 from mono_depth_ros.evaluation.plots import save_depth_grid, save_trajectory_plot
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
+from mono_depth_ros_training.config import parse_size
 import numpy as np
 from tqdm import tqdm
 
@@ -174,14 +175,6 @@ def evaluate(weights: Path, data: Path, out: Path, sequences: Optional[List[int]
     return result
 
 
-def _size(text: str) -> Tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected HxW, e.g. 96x320, got {text!r}') from None
-    return h, w
-
-
 def main(argv=None) -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -190,7 +183,7 @@ def main(argv=None) -> None:
                         help='folder with kitti_raw/, test_files_eigen.txt, kitti_odometry/')
     parser.add_argument('--out', type=Path, default=Path('outputs/eval'))
     parser.add_argument('--sequences', type=int, nargs='*')
-    parser.add_argument('--size', type=_size, default=None, metavar='HxW',
+    parser.add_argument('--size', type=parse_size, default=None, metavar='HxW',
                         help="network input size (default: the weights' own)")
     args = parser.parse_args(argv)
     result = evaluate(args.weights, args.data, args.out, args.sequences, args.size)

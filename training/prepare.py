@@ -45,21 +45,13 @@ from mono_depth_ros.data.snippets import MIN_SPEED, prepare_snippets, write_spli
 from mono_depth_ros.data.video import read_frames
 from mono_depth_ros.sim.dataset import (make_sequence, make_varied_sequence, write_bag,
                                         write_kitti_odometry, write_kitti_raw, write_video)
+from mono_depth_ros_training.config import parse_size
 import numpy as np
 from tqdm import tqdm
 
 __all__ = ['main', 'prepare_kitti', 'render_dataset', 'snippet_gap', 'split_lines']
 
 DATE = '2011_09_26'
-
-
-def _size(text: str) -> Tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split('x'))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f'size must be HxW (e.g. 128x416), got {text!r}') \
-            from err
-    return h, w
 
 
 def split_lines(lines: Sequence[str], val_fraction: float, seed: int
@@ -190,7 +182,7 @@ def main(argv=None) -> None:
     sub = parser.add_subparsers(dest='command', required=True)
     p = sub.add_parser('render', help='render a dataset with exact ground truth')
     p.add_argument('--out', type=Path, default=Path('outputs/data'))
-    p.add_argument('--size', type=_size, default=(128, 416))
+    p.add_argument('--size', type=parse_size, default=(128, 416))
     p.add_argument('--train-sequences', type=int, default=6)
     p.add_argument('--frames', type=int, default=60)
     p.add_argument('--test-sequences', type=int, default=2)
@@ -204,14 +196,14 @@ def main(argv=None) -> None:
     p.add_argument('--raw', type=Path, required=True, help='KITTI raw root (<date>/...)')
     p.add_argument('--out', type=Path, required=True)
     p.add_argument('--test-files', type=Path, help='Eigen test list (drives excluded)')
-    p.add_argument('--size', type=_size, default=(128, 416))
+    p.add_argument('--size', type=parse_size, default=(128, 416))
     p.add_argument('--min-baseline', type=float, help='metres a slow drive should move '
                    'between snippet frames: its frames are spaced further apart (at most 4)')
     for name, helptext in (('video', 'snippets from a video file or image folder'),
                            ('bag', 'snippets from a rosbag2 image topic')):
         p = sub.add_parser(name, help=helptext)
         p.add_argument('--out', type=Path, required=True)
-        p.add_argument('--size', type=_size, default=(128, 416))
+        p.add_argument('--size', type=parse_size, default=(128, 416))
         p.add_argument('--fov', type=float, help='horizontal field of view (degrees) to '
                        'guess intrinsics from')
         p.add_argument('--intrinsics', help='fx,fy,cx,cy of the original frames')

@@ -306,7 +306,8 @@ def test_evaluate_writes_tables_and_pictures(tiny_dataset, tmp_path):
 @pytest.mark.slow
 def test_evaluate_at_another_input_size(tiny_dataset, weights, tmp_path):
     """``--size`` runs the networks at that size (their 32x104 own, then twice it)."""
-    from mono_depth_ros_training.evaluate import _size, main
+    from mono_depth_ros_training.config import parse_size
+    from mono_depth_ros_training.evaluate import main
 
     own = evaluate(weights, tiny_dataset, tmp_path / 'own')
     main(['--weights', str(weights), '--data', str(tiny_dataset), '--out',
@@ -318,7 +319,7 @@ def test_evaluate_at_another_input_size(tiny_dataset, weights, tmp_path):
     assert big['depth']['median_scaled']['abs_rel'] != pytest.approx(
         own['depth']['median_scaled']['abs_rel'], rel=1e-6)
     with pytest.raises(argparse.ArgumentTypeError, match='HxW'):
-        _size('96x')
+        parse_size('96x')
     with pytest.raises(ValueError, match='at least 8'):
         evaluate(weights, tiny_dataset, tmp_path / 'bad', size=(4, 104))
 
