@@ -121,8 +121,7 @@ class BoxResize:
             raise ValueError(f'expected a ({self.h0}, {self.w0}, 3) uint8 frame, got '
                              f'{rgb.shape} {rgb.dtype}')
         if not self.exact_matrices:
-            resized = Image.fromarray(rgb).resize((self.w, self.h), Image.BOX)
-            return np.asarray(resized, dtype=np.float32)
+            return _pillow(rgb, (self.h, self.w)).astype(np.float32)
         out = rgb.astype(np.float32)
         if self._x is not None:
             blocks, weights, offset = self._x
@@ -137,6 +136,11 @@ class BoxResize:
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """Return the resized frame ``(H, W, 3)`` uint8."""
         return self.values(rgb).astype(np.uint8)
+
+
+def _pillow(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Return Pillow's own BOX resize of ``image`` to ``size = (H, W)``."""
+    return np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.BOX))
 
 
 def _round(means: np.ndarray, offset: float) -> np.ndarray:
@@ -158,6 +162,7 @@ def box_resize(rgb: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     ``(H0, W0, 3)`` uint8 (grey, RGBA) go to Pillow as they are.
     """
     rgb = np.asarray(rgb)
+    size = (int(size[0]), int(size[1]))
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        return np.asarray(Image.fromarray(rgb).resize((int(size[1]), int(size[0])), Image.BOX))
-    return resize_plan(tuple(rgb.shape[:2]), (int(size[0]), int(size[1])))(rgb)
+        return _pillow(rgb, size)
+    return resize_plan(tuple(rgb.shape[:2]), size)(rgb)
