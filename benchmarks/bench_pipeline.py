@@ -28,12 +28,16 @@ photometric refinement of the motion at the node's default three steps, the rest
 difference). Rows come with the refinement off (``refine 0``: the per-frame work the
 networks' rate is the ceiling of) and at the node's default (``refine 3``, ``--refine``).
 The node keeps camera rate when ``+messages/s`` at its default is at least 30.
+
+The scale is the node's default, the weights' metric calibration; ``--camera-height 1.65``
+times the ground-plane scale instead, whose fit runs every fifth frame on a subsample.
 """
 
 import argparse
+from pathlib import Path
 import time
+from typing import Optional
 
-from mono_depth_ros.core.camera import resize_intrinsics
 from mono_depth_ros.core.inference import frame_to_input
 from mono_depth_ros.runtime.pipeline import DepthPipeline
 from mono_depth_ros.sim.dataset import make_sequence
@@ -53,7 +57,7 @@ def _messages():
     def build(result):
         header = Header(frame_id='camera')
         depth_message(result.depth, header)
-        points = result.points[::2, ::2].reshape(-1, 3)
+        points = result.points_every(2).reshape(-1, 3)
         keep = np.isfinite(points).all(1)
         point_cloud_message(points[keep], result.colours()[::2, ::2].reshape(-1, 3)[keep],
                             header)
@@ -62,7 +66,8 @@ def _messages():
 
 
 def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch',
-            threads: int = 1, refine: int = 3, rounds: int = 5) -> dict:
+            threads: int = 1, refine: int = 3, rounds: int = 5,
+            camera_height: Optional[float] = None) -> dict:
     """Time the per-frame work and the bare forward passes (frames/s).
 
     The three loops (process, process + messages, bare networks) take turns over
@@ -71,7 +76,8 @@ def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch
     other would put the drift into the ratio.
     """
     torch.set_num_threads(threads)
-    pipeline = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=threads,
+    pipeline = DepthPipeline(weights, camera_height=camera_height, backend=backend,
+                             threads=threads,
                              refine_iterations=refine)
     build = _messages()
     for i, frame in enumerate(frames[:5]):  # warm-up
@@ -129,24 +135,25 @@ def _per_frame(fn, repeat: int) -> float:
 
 
 @torch.no_grad()
-def split(weights: str, frames, intrinsics, repeat: int, backend: str) -> dict:
+def split(weights: str, frames, intrinsics, repeat: int, backend: str,
+          camera_height: Optional[float] = None) -> dict:
     """Milliseconds of one frame's parts at one thread (see the module docstring)."""
     torch.set_num_threads(1)
-    pipeline = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=1)
-    refine_off = DepthPipeline(weights, camera_height=1.65, backend=backend, threads=1,
-                               refine_iterations=0)
+    pipeline = DepthPipeline(weights, camera_height=camera_height, backend=backend,
+                             threads=1)
+    refine_off = DepthPipeline(weights, camera_height=camera_height, backend=backend,
+                               threads=1, refine_iterations=0)
     counter = iter(range(10 ** 9))
     total = _per_frame(lambda: pipeline.process(frames[next(counter) % len(frames)],
                                                 next(counter), intrinsics), repeat)
     image = frame_to_input(frames[0], pipeline.size)
-    k = resize_intrinsics(intrinsics, frames[0].shape[:2], pipeline.size)
+    k, rays = pipeline._camera(np.asarray(intrinsics, np.float64), frames[0].shape[:2])
     depth, _ = pipeline._infer(image, k)
     pipeline._infer(image, k)  # a previous frame: the motion is refined from here on
     refine_off._infer(image, k)
     networks = _per_frame(lambda: refine_off._infer(image, k), repeat)
-    sample = (depth[..., None] * pipeline._rays_for(k))[::pipeline.scale_stride,
-                                                         ::pipeline.scale_stride]
-    sample = sample.reshape(-1, 3)
+    stride = pipeline.scale_stride
+    sample = (depth[::stride, ::stride, None] * rays[::stride, ::stride]).reshape(-1, 3)
     parts = {
         'resize': _per_frame(lambda: frame_to_input(frames[0], pipeline.size), repeat),
         'networks': networks,
@@ -168,6 +175,9 @@ def main(argv=None) -> None:
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--backends', nargs='+', default=['torch', 'onnxruntime'])
     parser.add_argument('--repeat', type=int, default=200)
+    parser.add_argument('--camera-height', type=float, default=None,
+                        help='metres: the ground-plane scale (default: the calibration of '
+                        'the weights, as the node does)')
     parser.add_argument('--refine', type=int, nargs='+', default=[0, 3],
                         help='pose refinement steps per frame (0 = off; the node: 3)')
     args = parser.parse_args(argv)
@@ -176,7 +186,9 @@ def main(argv=None) -> None:
     # Row-major (H, W, 3) arrays, as a decoded image message gives them (the renderer's are
     # channel-planar views, which would add a copy to every resize).
     frames = [np.ascontiguousarray(image) for image in seq.images]
-    print(f'camera frames {w}x{h}, {args.repeat} frames per row')
+    scale = ('the calibration of the weights' if args.camera_height is None
+             else f'the ground plane {args.camera_height} m below')
+    print(f'camera frames {w}x{h}, {args.repeat} frames per row, scale from {scale}')
     print(f'{"weights":<28}{"backend":>12}{"threads":>8}{"refine":>7}{"process/s":>10}'
           f'{"+messages/s":>12}{"bare nets/s":>12}{"process/bare":>13}{"+msgs/bare":>11}')
     for weights in args.weights:
@@ -184,9 +196,9 @@ def main(argv=None) -> None:
         for threads in args.threads:
             for backend, refine in ((b, n) for b in args.backends for n in args.refine):
                 r = measure(weights, frames, seq.intrinsics, args.repeat, backend,
-                            threads, refine)
+                            threads, refine, camera_height=args.camera_height)
                 rows.setdefault((backend, threads), r)
-                print(f'{weights[-27:]:<28}{backend:>12}{threads:>8}{refine:>7}'
+                print(f'{Path(weights).stem[-27:]:<28}{backend:>12}{threads:>8}{refine:>7}'
                       f'{r["process_fps"]:>10.1f}{r["fps"]:>12.1f}{r["bare_fps"]:>12.1f}'
                       f'{r["process_fps"] / r["bare_fps"]:>13.2f}'
                       f'{r["fps"] / r["bare_fps"]:>11.2f}')
@@ -203,8 +215,9 @@ def main(argv=None) -> None:
           'the ground fit per frame at its interval; the rest by difference):')
     for weights in args.weights:
         for backend in args.backends:
-            parts = split(weights, frames, seq.intrinsics, args.repeat, backend)
-            print(f'{weights[-27:]:<28}{backend:>12}  '
+            parts = split(weights, frames, seq.intrinsics, args.repeat, backend,
+                          args.camera_height)
+            print(f'{Path(weights).stem[-27:]:<28}{backend:>12}  '
                   + '  '.join(f'{name} {value:.2f}' for name, value in parts.items()))
 
 

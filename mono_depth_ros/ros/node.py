@@ -237,7 +237,7 @@ class DepthNode(Node):
             self.depth_info_pub.publish(camera_info_message(k, *depth.shape, header))
         if c.publish_points:
             s = c.points_stride
-            points = result.points[::s, ::s].reshape(-1, 3)
+            points = result.points_every(s).reshape(-1, 3)
             keep = np.isfinite(points).all(1)
             colours = result.colours()[::s, ::s].reshape(-1, 3)
             self.points_pub.publish(point_cloud_message(points[keep], colours[keep], header))

@@ -71,7 +71,8 @@ class FrameResult:
     Attributes:
         stamp_ns: the input's stamp.
         depth: ``(H, W)`` float32 metres, NaN = no estimate.
-        points: ``(H, W, 3)`` float32 camera-frame points of ``depth`` (NaN with it).
+        rays: ``(H, W, 3)`` float32 ``K^-1 (u, v, 1)`` per pixel (shared between frames:
+            read only); :attr:`points` and :meth:`points_every` are ``depth`` times them.
         intrinsics: ``(3, 3)`` float64 for ``depth``'s resolution.
         image: ``(3, H, W)`` float32 CPU tensor in ``[0, 1]``: the network's input.
         odom_T_camera: ``(4, 4)`` float64 pose of the camera in the odometry frame.
@@ -82,12 +83,25 @@ class FrameResult:
 
     stamp_ns: int
     depth: np.ndarray
-    points: np.ndarray
+    rays: np.ndarray
     intrinsics: np.ndarray
     image: torch.Tensor
     odom_T_camera: np.ndarray
     scale: float
     reset: bool
+
+    @property
+    def points(self) -> np.ndarray:
+        """Return the ``(H, W, 3)`` float32 camera-frame points of ``depth`` (NaN with it)."""
+        return self.points_every(1)
+
+    def points_every(self, stride: int) -> np.ndarray:
+        """Return the points of every ``stride``-th row and column, ``(H', W', 3)``.
+
+        Built on request: a node that publishes a subsampled cloud, or none, does not pay
+        for the full one.
+        """
+        return self.depth[::stride, ::stride, None] * self.rays[::stride, ::stride]
 
     def colours(self) -> np.ndarray:
         """Return the input at ``depth``'s resolution as RGB uint8 ``(H, W, 3)``."""
@@ -103,12 +117,21 @@ class FrameRejected(ValueError):
         self.kind = kind
 
 
-def _check_frame(rgb: np.ndarray, intrinsics: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _check_frame(rgb: np.ndarray, intrinsics: np.ndarray,
+                 accepted: Optional[Tuple[bytes, Tuple[int, int]]] = None
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+    """Return the frame and float64 intrinsics, or raise :class:`FrameRejected`.
+
+    ``accepted`` is the camera key (intrinsics bytes, input size) last accepted: the same
+    calibration again needs no second check.
+    """
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or rgb.size == 0:
         raise FrameRejected(f'expected an (H, W, 3) uint8 image, got {rgb.shape} '
                             f'{rgb.dtype}', 'image')
     k = np.asarray(intrinsics, dtype=np.float64)
+    if accepted is not None and k.shape == (3, 3) and k.tobytes() == accepted[0]:
+        return rgb, k
     if k.shape != (3, 3) or not np.isfinite(k).all() or k[0, 0] <= 0 or k[1, 1] <= 0:
         raise FrameRejected(f'intrinsics must be a finite 3x3 with positive focal lengths, '
                             f'got {k.tolist()}', 'intrinsics')
@@ -181,8 +204,8 @@ class DepthPipeline:
         self.scale_interval, self.scale_stride = scale_interval, scale_stride
         self._scale_value: Optional[float] = None
         self._since_fit = 0
-        self._rays_key: Optional[bytes] = None
-        self._rays: Optional[np.ndarray] = None
+        self._camera_key: Optional[Tuple[bytes, Tuple[int, int]]] = None
+        self._k_rays: Optional[Tuple[np.ndarray, np.ndarray]] = None
         self.set_refinement(refine_iterations, refine_translation_prior)
         self._prev_depth: Optional[torch.Tensor] = None
 
@@ -243,7 +266,7 @@ class DepthPipeline:
                 first on ``/tf``).
 
         """
-        rgb, k0 = _check_frame(rgb, intrinsics)
+        rgb, k0 = _check_frame(rgb, intrinsics, self._camera_key)
         last = self.odometry.last_stamp
         if last is not None and stamp_ns == last:
             raise FrameRejected(f"stamp {stamp_ns} ns repeats the previous frame's",
@@ -252,38 +275,41 @@ class DepthPipeline:
                 self._input_size not in (None, rgb.shape[:2])):
             self.reset()
         self._input_size = rgb.shape[:2]
-        k = resize_intrinsics(k0, rgb.shape[:2], self.size)
+        k, rays = self._camera(k0, rgb.shape[:2])
         image = frame_to_input(rgb, self.size)
         depth, motion = self._infer(image, k)
-        points = depth[..., None] * self._rays_for(k)
-        scale = self._update_scale(points)
-        depth_m = depth * np.float32(scale)
-        invalid = ~(depth_m > 0) | (depth_m > self.max_depth)  # NaN compares False
-        depth_m[invalid] = np.nan
-        points_m = points * np.float32(scale)
-        points_m[invalid] = np.nan
+        scale = self._update_scale(depth, rays)
+        depth_m = depth * np.float32(scale)  # a copy: the refinement keeps ``depth``
+        depth_m[~(depth_m > 0) | (depth_m > self.max_depth)] = np.nan  # NaN compares False
         pose = self.odometry.advance(stamp_ns, motion, scale)
         self._frames = (self._frames + [image])[-(self.seq_length - 1):]
-        return FrameResult(stamp_ns, depth_m, points_m, k, torch.from_numpy(image[0]), pose,
+        return FrameResult(stamp_ns, depth_m, rays, k, torch.from_numpy(image[0]), pose,
                            scale, self.odometry.take_reset())
 
-    def _rays_for(self, k: np.ndarray) -> np.ndarray:
-        """Return ``K^-1 (u, v, 1)`` ``(H, W, 3)`` float32 per pixel, rebuilt when K changes."""
-        key = k.tobytes()
-        if key != self._rays_key:
-            grid = pixel_grid(*self.size, torch.float64)[0].reshape(3, -1).numpy()
-            rays = (np.linalg.inv(k) @ grid).T.reshape(*self.size, 3)
-            self._rays, self._rays_key = rays.astype(np.float32), key
-        return self._rays
+    def _camera(self, k0: np.ndarray, input_size: Tuple[int, int]
+                ) -> Tuple[np.ndarray, np.ndarray]:
+        """Return the network-size intrinsics of ``k0`` and their rays ``K^-1 (u, v, 1)``.
 
-    def _update_scale(self, points: np.ndarray) -> float:
+        Both are kept until the camera (``k0`` or the input size) changes: a camera sends the
+        same calibration with every frame.
+        """
+        key = (k0.tobytes(), tuple(input_size))
+        if key != self._camera_key:
+            k = resize_intrinsics(k0, input_size, self.size)
+            grid = pixel_grid(*self.size, torch.float64)[0].reshape(3, -1).numpy()
+            rays = (np.linalg.inv(k) @ grid).T.reshape(*self.size, 3).astype(np.float32)
+            rays.flags.writeable = False  # shared by every frame's result
+            self._camera_key, self._k_rays = key, (k, rays)
+        return self._k_rays
+
+    def _update_scale(self, depth: np.ndarray, rays: np.ndarray) -> float:
         """Return the scale; the ground plane is refitted every ``scale_interval`` frames."""
         if not self.scale.needs_points:
             return self.scale.update(None)
         self._since_fit += 1
         if self._scale_value is None or self._since_fit >= self.scale_interval:
-            s = self.scale_stride
-            sample = points[::s, ::s].reshape(-1, 3)  # float32 serves the fit
+            s = self.scale_stride  # float32 serves the fit
+            sample = (depth[::s, ::s, None] * rays[::s, ::s]).reshape(-1, 3)
             self._scale_value, self._since_fit = self.scale.update(sample), 0
         return self._scale_value
 

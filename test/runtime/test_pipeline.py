@@ -164,3 +164,36 @@ def test_pipeline_refuses_bad_input(weights, tmp_path):
         DepthPipeline(bad)
     with pytest.raises(ValueError, match='depth_scale'):
         DepthPipeline(weights, depth_scale=0.0)
+
+
+def test_pipeline_camera_cache_and_points_on_request(weights):
+    """The intrinsics and rays kept per camera follow a new calibration; points on request.
+
+    A frame after a good one still has its intrinsics checked, a changed calibration gives
+    other intrinsics and rays, and ``points_every(s)`` is every ``s``-th point of the full
+    cloud, which stays NaN with the depth.
+    """
+    pipeline = DepthPipeline(weights, refine_iterations=0)
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (64, 208, 3), dtype=np.uint8) for _ in range(3)]
+    k = default_intrinsics(64, 208)
+    first = pipeline.process(frames[0], 0, k)
+    with pytest.raises(ValueError, match='intrinsics'):
+        pipeline.process(frames[1], 1, np.full((3, 3), np.nan))
+    wider = k.copy()
+    wider[0, 0] *= 1.5
+    pipeline.max_depth = float(np.median(first.depth))  # cut about half the pixels
+    second = pipeline.process(frames[1], 2, wider)
+    np.testing.assert_allclose(second.intrinsics[0, 0], 1.5 * first.intrinsics[0, 0])
+    assert not np.allclose(second.rays, first.rays)
+    kk = second.intrinsics
+    v, u = np.mgrid[0:32, 0:104]
+    np.testing.assert_allclose(second.rays[..., 0], (u - kk[0, 2]) / kk[0, 0], rtol=1e-6)
+    with pytest.raises(ValueError):
+        second.rays[0, 0, 0] = 1.0  # shared by every frame: read only
+    full = second.points
+    np.testing.assert_array_equal(second.points_every(3), full[::3, ::3])
+    holes = np.isnan(second.depth)
+    assert holes.any() and (~holes).any()
+    np.testing.assert_array_equal(np.isnan(full).all(-1), holes)
+    np.testing.assert_array_equal(np.isnan(full).any(-1), holes)
