@@ -73,7 +73,8 @@ class FrameResult:
         depth: ``(H, W)`` float32 metres, NaN = no estimate.
         rays: ``(H, W, 3)`` float32 ``K^-1 (u, v, 1)`` per pixel (shared between frames:
             read only); :attr:`points` and :meth:`points_every` are ``depth`` times them.
-        intrinsics: ``(3, 3)`` float64 for ``depth``'s resolution.
+        intrinsics: ``(3, 3)`` float64 for ``depth``'s resolution (shared between the
+            frames of one camera: do not modify it).
         image: ``(3, H, W)`` float32 CPU tensor in ``[0, 1]``: the network's input.
         odom_T_camera: ``(4, 4)`` float64 pose of the camera in the odometry frame.
         scale: the metric scale applied to the network's depth and translation.
