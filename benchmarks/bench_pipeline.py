@@ -39,7 +39,7 @@ import time
 from typing import Optional
 
 from mono_depth_ros.core.inference import frame_to_input
-from mono_depth_ros.runtime.pipeline import DepthPipeline
+from mono_depth_ros.runtime.pipeline import back_project, DepthPipeline
 from mono_depth_ros.sim.dataset import make_sequence
 import numpy as np
 import torch
@@ -77,8 +77,7 @@ def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch
     """
     torch.set_num_threads(threads)
     pipeline = DepthPipeline(weights, camera_height=camera_height, backend=backend,
-                             threads=threads,
-                             refine_iterations=refine)
+                             threads=threads, refine_iterations=refine)
     build = _messages()
     for i, frame in enumerate(frames[:5]):  # warm-up
         pipeline.process(frame, i, intrinsics)
@@ -152,8 +151,7 @@ def split(weights: str, frames, intrinsics, repeat: int, backend: str,
     pipeline._infer(image, k)  # a previous frame: the motion is refined from here on
     refine_off._infer(image, k)
     networks = _per_frame(lambda: refine_off._infer(image, k), repeat)
-    stride = pipeline.scale_stride
-    sample = (depth[::stride, ::stride, None] * rays[::stride, ::stride]).reshape(-1, 3)
+    sample = back_project(depth, rays, pipeline.scale_stride).reshape(-1, 3)
     parts = {
         'resize': _per_frame(lambda: frame_to_input(frames[0], pipeline.size), repeat),
         'networks': networks,

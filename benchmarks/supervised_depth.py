@@ -38,8 +38,9 @@ from pathlib import Path
 import sys
 from typing import Dict, List, Optional, Tuple
 
+from mono_depth_ros.core.config import from_dict, ModelConfig
 from mono_depth_ros.core.inference import frames_to_tensor
-from mono_depth_ros.core.networks import DispNet
+from mono_depth_ros.core.networks import build_networks, DispNet
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros.data.kitti import KittiDrive
 from mono_depth_ros.evaluation.plots import save_curves
@@ -53,20 +54,24 @@ from tqdm import tqdm
 SI_LAMBDA = 0.85  # Eigen et al.'s weight of the mean term: 1 = fully scale-invariant
 
 
-def load_training_frames(data: Path, size: Tuple[int, int]
-                         ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Images ``(N, 3, H, W)`` and true depth ``(N, 1, H, W)`` (NaN: none) of the train drives."""
+def training_drives(data: Path) -> List[KittiDrive]:
+    """Return the training drives that ``dataset.json`` lists (``prepare render`` writes it)."""
     meta = json.loads((data / 'dataset.json').read_text())
-    raw = data / 'kitti_raw'
+    drives = [KittiDrive(data / 'kitti_raw' / name[:10] / name) for name in meta['drives']]
+    if not drives:
+        raise SystemExit(f'{data}: no training drives in dataset.json')
+    return drives
+
+
+def load_training_frames(drives: List[KittiDrive], size: Tuple[int, int]
+                         ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Images ``(N, 3, H, W)`` and true depth ``(N, 1, H, W)`` (NaN: none) of ``drives``."""
     images, depths = [], []
-    for name in meta['drives']:
-        drive = KittiDrive(raw / name[:10] / name)
+    for drive in drives:
         for frame in drive.frames:
             images.append(drive.image(frame))
             depth, _ = upsample_depth(drive.depth(frame), np.eye(3), size)  # nearest
             depths.append(depth)
-    if not images:
-        raise SystemExit(f'{data}: no training drives in dataset.json')
     return (frames_to_tensor(images, size),
             torch.from_numpy(np.stack(depths).astype(np.float32))[:, None])
 
@@ -78,13 +83,11 @@ def scale_invariant_loss(disparity: torch.Tensor, truth: torch.Tensor) -> torch.
     return (d ** 2).mean() - SI_LAMBDA * d.mean() ** 2
 
 
-def write_training_list(data: Path, out: Path, every: int = 3) -> Path:
-    """Write every ``every``-th training frame as an Eigen-style list; return its path."""
-    meta = json.loads((data / 'dataset.json').read_text())
+def write_training_list(drives: List[KittiDrive], out: Path, every: int = 3) -> Path:
+    """Write every ``every``-th frame of ``drives`` as an Eigen-style list; return its path."""
     lines = []
-    for name in meta['drives']:
-        drive = KittiDrive(data / 'kitti_raw' / name[:10] / name)
-        lines += [f'{name[:10]}/{name}/image_02/data/{frame}.png'
+    for drive in drives:
+        lines += [f'{drive.name[:10]}/{drive.name}/image_02/data/{frame}.png'
                   for frame in drive.frames[::every]]
     out.mkdir(parents=True, exist_ok=True)
     path = out / 'training_frames.txt'
@@ -152,15 +155,15 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     depth_net, _, meta = load_networks(args.init)
     size = tuple(meta['input_size'])
-    images, depths = load_training_frames(args.data, size)
+    drives = training_drives(args.data)
+    images, depths = load_training_frames(drives, size)
     print(f'{len(images)} training frames at {size[1]}x{size[0]}', flush=True)
     runs = {'init': (copy.deepcopy(depth_net), args.lr)}
     if args.scratch:
-        model = meta['model']
-        runs['scratch'] = (DispNet(model['depth_width'], model['batch_norm'],
-                                   depth_net.min_disparity), args.lr * 10)
+        config = from_dict(ModelConfig, meta['model'], 'model')  # as load_networks reads it
+        runs['scratch'] = (build_networks(config)[0], args.lr * 10)
     results = {'init': args.init, 'data': str(args.data), 'steps': args.steps, 'runs': {}}
-    training_list = write_training_list(args.data, args.out)
+    training_list = write_training_list(drives, args.out)
     results['training_frames'] = {'weights': score(depth_net, args.data, size, training_list)}
     for name, (net, lr) in runs.items():
         results['runs'][name] = train(net, images, depths, args.data, size, args.steps, lr,

@@ -40,8 +40,8 @@ from mono_depth_ros.runtime.slot import NetworkSlot
 import numpy as np
 import torch
 
-__all__ = ['BACKENDS', 'DepthPipeline', 'FrameRejected', 'FrameResult', 'resolve_backend',
-           'upsample_depth']
+__all__ = ['BACKENDS', 'back_project', 'DepthPipeline', 'FrameRejected', 'FrameResult',
+           'resolve_backend', 'upsample_depth']
 
 #: inference backends of :class:`DepthPipeline`
 BACKENDS = ('torch', 'onnxruntime')
@@ -102,7 +102,7 @@ class FrameResult:
         Built on request: a node that publishes a subsampled cloud, or none, does not pay
         for the full one.
         """
-        return self.depth[::stride, ::stride, None] * self.rays[::stride, ::stride]
+        return back_project(self.depth, self.rays, stride)
 
     def colours(self) -> np.ndarray:
         """Return the input at ``depth``'s resolution as RGB uint8 ``(H, W, 3)``."""
@@ -309,8 +309,8 @@ class DepthPipeline:
             return self.scale.update(None)
         self._since_fit += 1
         if self._scale_value is None or self._since_fit >= self.scale_interval:
-            s = self.scale_stride  # float32 serves the fit
-            sample = (depth[::s, ::s, None] * rays[::s, ::s]).reshape(-1, 3)
+            # float32 serves the fit
+            sample = back_project(depth, rays, self.scale_stride).reshape(-1, 3)
             self._scale_value, self._since_fit = self.scale.update(sample), 0
         return self._scale_value
 
@@ -349,6 +349,11 @@ class DepthPipeline:
         out = net(self._tensor(array))
         out = out[0] if isinstance(out, (list, tuple)) else out
         return out.float().cpu().numpy()
+
+
+def back_project(depth: np.ndarray, rays: np.ndarray, stride: int = 1) -> np.ndarray:
+    """Return the points ``(H', W', 3)`` of every ``stride``-th pixel (NaN with ``depth``)."""
+    return depth[::stride, ::stride, None] * rays[::stride, ::stride]
 
 
 def motion_matrix(vec: np.ndarray) -> np.ndarray:
