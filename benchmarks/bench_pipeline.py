@@ -22,11 +22,12 @@ PointCloud2 and Odometry messages when rclpy is installed, and the bare depth + 
 forward passes of the same backend, taking turns in five rounds (medians), and prints
 frames/s and the ratio of the two (target >= 0.9 at one thread). It also prints how far
 onnxruntime's outputs are from torch's (target <= 1e-4) and which backend is faster at
-batch 1, and where one frame's time goes at one thread (the resize to the network input,
-the networks with their conversions, the ground-plane fit per frame at its interval, the
-photometric refinement of the motion at the node's default three steps, the rest by
-difference). Rows come with the refinement off (``refine 0``: the per-frame work the
-networks' rate is the ceiling of) and at the node's default (``refine 3``, ``--refine``).
+batch 1, and where one frame's time goes at one thread (the resize to the network input
+with the networks and their conversions, which onnxruntime runs as one graph; the
+ground-plane fit per frame at its interval; the photometric refinement of the motion at the
+node's default three steps; the rest by difference; and the resize alone, warm). Rows come
+with the refinement off (``refine 0``: the per-frame work the networks' rate is the ceiling
+of) and at the node's default (``refine 3``, ``--refine``).
 The node keeps camera rate when ``+messages/s`` at its default is at least 30.
 
 The scale is the node's default, the weights' metric calibration; ``--camera-height 1.65``
@@ -39,6 +40,7 @@ import time
 from typing import Optional
 
 from mono_depth_ros.core.inference import frame_to_input
+from mono_depth_ros.runtime.deploy import onnx_networks
 from mono_depth_ros.runtime.pipeline import back_project, DepthPipeline
 from mono_depth_ros.sim.dataset import make_sequence
 import numpy as np
@@ -98,9 +100,10 @@ def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch
     rates = {'process': [], 'full': [], 'bare': []}
     with torch.no_grad():
         with pipeline.slot.use() as (depth_net, ego_net):
-            if backend == 'onnxruntime':  # the sessions' own array call: no torch around
+            if backend == 'onnxruntime':  # the networks alone, a session each, array calls
+                depth_net, ego_net = (session.run for session in onnx_networks(
+                    depth_net, ego_net, pipeline.metadata, threads))
                 image, window = image.numpy(), window.numpy()
-                depth_net, ego_net = depth_net.run, ego_net.run
             disparity = depth_net(image)  # the sessions give the finest scale, torch a pyramid
             outputs = [np.asarray(disparity if backend == 'onnxruntime' else disparity[0]),
                        np.asarray(ego_net(window))]
@@ -136,7 +139,11 @@ def _per_frame(fn, repeat: int) -> float:
 @torch.no_grad()
 def split(weights: str, frames, intrinsics, repeat: int, backend: str,
           camera_height: Optional[float] = None) -> dict:
-    """Milliseconds of one frame's parts at one thread (see the module docstring)."""
+    """Milliseconds of one frame's parts at one thread (see the module docstring).
+
+    ``resize alone`` is the resize timed by itself, with warm caches: it is part of
+    ``resize + networks`` (onnxruntime runs both in one graph) and not of the sum.
+    """
     torch.set_num_threads(1)
     pipeline = DepthPipeline(weights, camera_height=camera_height, backend=backend,
                              threads=1)
@@ -145,22 +152,24 @@ def split(weights: str, frames, intrinsics, repeat: int, backend: str,
     counter = iter(range(10 ** 9))
     total = _per_frame(lambda: pipeline.process(frames[next(counter) % len(frames)],
                                                 next(counter), intrinsics), repeat)
-    image = frame_to_input(frames[0], pipeline.size)
-    k, rays = pipeline._camera(np.asarray(intrinsics, np.float64), frames[0].shape[:2])
-    depth, _ = pipeline._infer(image, k)
-    pipeline._infer(image, k)  # a previous frame: the motion is refined from here on
-    refine_off._infer(image, k)
-    networks = _per_frame(lambda: refine_off._infer(image, k), repeat)
+    frame = frames[0]
+    k, rays = pipeline._camera(np.asarray(intrinsics, np.float64), frame.shape[:2])
+    for p in (pipeline, refine_off):  # frames before: the motion is refined from here on
+        p._frames, p._prev_depth = [], None
+        for _ in range(2):
+            image, depth, _ = p._infer(frame, k)
+            p._frames = (p._frames + [image])[-(p.seq_length - 1):]
+    networks = _per_frame(lambda: refine_off._infer(frame, k), repeat)
     sample = back_project(depth, rays, pipeline.scale_stride).reshape(-1, 3)
     parts = {
-        'resize': _per_frame(lambda: frame_to_input(frames[0], pipeline.size), repeat),
-        'networks': networks,
-        'refinement': _per_frame(lambda: pipeline._infer(image, k), repeat) - networks,
+        'resize + networks': networks,
+        'refinement': _per_frame(lambda: pipeline._infer(frame, k), repeat) - networks,
         'ground fit': _per_frame(lambda: pipeline.scale.update(sample), repeat)
         / pipeline.scale_interval,
     }
     parts['rest'] = total - sum(parts.values())
-    return {'total': total, **parts}
+    alone = _per_frame(lambda: frame_to_input(frame, pipeline.size), repeat)
+    return {'total': total, **parts, 'resize alone': alone}
 
 
 def main(argv=None) -> None:
@@ -209,8 +218,9 @@ def main(argv=None) -> None:
                 ratio = rows['onnxruntime', threads]['fps'] / rows['torch', threads]['fps']
                 print(f'{threads} thread(s): onnxruntime / torch pipeline rate {ratio:.2f} '
                       f'({"onnxruntime" if ratio > 1 else "torch"} is faster)')
-    print('\none frame at one thread, ms (the networks with their window and conversions; '
-          'the ground fit per frame at its interval; the rest by difference):')
+    print('\none frame at one thread, ms (the resize and the networks with their window '
+          'and conversions; the ground fit per frame at its interval; the rest by '
+          'difference; the resize alone, warm, is part of the first):')
     for weights in args.weights:
         for backend in args.backends:
             parts = split(weights, frames, seq.intrinsics, args.repeat, backend,

@@ -114,6 +114,34 @@ class BoxResize:
         if self._x is not None:  # columns (x, channel) of one period, channels kept apart
             blocks, weights, offset = self._x
             self._x = (blocks, np.kron(weights.T, np.eye(3, dtype=np.float32)), offset)
+        self._matrices = self._passes()
+
+    def matrices(self) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Return the two passes as ``(columns, column offset, rows, row offset)``, float32.
+
+        The resize of a frame ``x`` ``(H0, W0, 3)`` is then, with ``floor`` Pillow's rounding:
+        ``a = floor(x.reshape(-1, c) @ columns + column offset)`` for ``c`` the columns'
+        row count (one period of ``(pixel, channel)`` pairs), and
+        ``floor(rows @ a.reshape(-1, r, W * 3) + row offset).reshape(H, W, 3)`` for ``r``
+        the rows' column count (one period of input rows). An axis that keeps its size has
+        an identity period. None where :attr:`exact_matrices` is false.
+        """
+        return self._matrices
+
+    def _passes(self) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Build :meth:`matrices`' arrays (once, at construction)."""
+        if not self.exact_matrices:
+            return None
+        if self._x is None:
+            columns, column_offset = np.eye(3, dtype=np.float32), 0.5
+        else:
+            columns, column_offset = self._x[1], self._x[2]
+        if self._y is None:
+            rows, row_offset = np.ones((1, 1), np.float32), 0.5
+        else:
+            rows, row_offset = self._y[1], self._y[2]
+        return (columns, np.array(column_offset, np.float32), np.ascontiguousarray(rows),
+                np.array(row_offset, np.float32))
 
     def values(self, rgb: np.ndarray) -> np.ndarray:
         """Return the resized frame ``(H, W, 3)`` as float32 integers 0-255 (Pillow's uint8)."""

@@ -24,8 +24,10 @@ opset is :data:`OPSET`. Export uses torch's TorchScript-based exporter (the dyna
 one needs onnxscript, which the package does not depend on).
 
 :func:`onnx_networks` turns loaded torch networks into callables backed by onnxruntime
-sessions with the torch networks' interface (torch tensors in and out), which is how
-``DepthPipeline(..., backend='onnxruntime')`` runs the same pipeline on onnxruntime.
+sessions with the torch networks' interface (torch tensors in and out).
+``DepthPipeline(..., backend='onnxruntime')`` runs a frame's resize, depth and ego-motion
+as one :class:`FrameSession` call instead: the same values (the resize bit for bit), with
+the few numpy steps around it.
 
 May import: numpy, torch, onnxruntime (lazily), :mod:`mono_depth_ros.core`.
 """
@@ -36,14 +38,15 @@ import argparse
 import io
 import json
 from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Sequence, Tuple
 import warnings
 
+from mono_depth_ros.core.geometry import pose_vec_to_mat
 from mono_depth_ros.core.weights import load_networks
 import numpy as np
 import torch
 
-__all__ = ['OPSET', 'export_onnx', 'main', 'onnx_bytes', 'onnx_networks']
+__all__ = ['FrameSession', 'OPSET', 'export_onnx', 'main', 'onnx_bytes', 'onnx_networks']
 
 #: the ONNX opset of exported models
 OPSET = 17
@@ -127,6 +130,77 @@ class _Session:
 
     def eval(self) -> '_Session':  # noqa: A003 - the torch module interface
         return self
+
+
+class _FrameGraph(torch.nn.Module):
+    """One frame's whole network work: the box resize, the depth and the window's motion.
+
+    Inputs: the camera frame ``(H0, W0, 3)`` uint8, the resize's two passes
+    (:meth:`~mono_depth_ros.core.resize.BoxResize.matrices`, so that one graph serves every
+    camera size) and the ``seq_length - 1`` previous network inputs ``(1, 3, H, W)``.
+    Outputs: depth ``(H, W)`` (network units), the network input ``(1, 3, H, W)`` and the
+    ego-motion network's ``next_T_prev`` of the newest frame ``(4, 4)``.
+    """
+
+    def __init__(self, depth_net: torch.nn.Module, ego_net: torch.nn.Module,
+                 size: Tuple[int, int]) -> None:
+        super().__init__()
+        self.depth_net, self.ego_net = depth_net, ego_net
+        self.h, self.w = size
+
+    def forward(self, rgb: torch.Tensor, columns: torch.Tensor, column_offset: torch.Tensor,
+                rows: torch.Tensor, row_offset: torch.Tensor, *previous: torch.Tensor):
+        x = torch.floor(rgb.float().reshape(-1, columns.shape[0]) @ columns + column_offset)
+        x = torch.floor(torch.matmul(rows, x.reshape(-1, rows.shape[1], self.w * 3))
+                        + row_offset)
+        image = (x.reshape(self.h, self.w, 3) / 255.0).permute(2, 0, 1)[None]
+        depth = torch.reciprocal(self.depth_net(image)[0][0, 0])
+        window = torch.cat(list(previous) + [image])[None]
+        return depth, image, pose_vec_to_mat(self.ego_net(window)[0, -1])
+
+
+class FrameSession:
+    """:class:`_FrameGraph` exported once and run by onnxruntime: one call per frame.
+
+    A frame's work in one session call keeps the per-frame Python and numpy calls few:
+    each one after a network run finds the caches cold and costs several times its own
+    time (``benchmarks/bench_pipeline.py``).
+    """
+
+    def __init__(self, depth_net: torch.nn.Module, ego_net: torch.nn.Module,
+                 metadata: Mapping[str, Any], threads: int = 1) -> None:
+        """Export the graph in memory (dynamic camera size) and open its session."""
+        h, w = (int(v) for v in metadata['input_size'])
+        self.previous = int(metadata['model']['seq_length']) - 1
+        names = ['rgb', 'columns', 'column_offset', 'rows', 'row_offset'] + [
+            f'previous_{i}' for i in range(self.previous)]
+        example = (torch.zeros(2 * h, 2 * w, 3, dtype=torch.uint8),
+                   torch.from_numpy(np.kron(np.full((2, 1), 0.5, np.float32),
+                                            np.eye(3, dtype=np.float32))),
+                   torch.tensor(0.5), torch.full((1, 2), 0.5), torch.tensor(0.5),
+                   *[torch.zeros(1, 3, h, w)] * self.previous)
+        dynamic = {'rgb': {0: 'camera_height', 1: 'camera_width'},
+                   'columns': {0: 'column_period_in', 1: 'column_period_out'},
+                   'rows': {0: 'row_period_out', 1: 'row_period_in'}}
+        buf = io.BytesIO()
+        graph = _FrameGraph(depth_net, ego_net, (h, w)).eval().cpu()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter('ignore')
+            torch.onnx.export(graph, example, buf, input_names=names,
+                              output_names=['depth', 'image', 'next_T_prev'],
+                              opset_version=OPSET, dynamic_axes=dynamic, dynamo=False)
+        self._session = _Session(buf.getvalue(), threads, False).session
+        self._names = names
+
+    def run(self, rgb: np.ndarray, matrices: Sequence[np.ndarray],
+            previous: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return depth ``(H, W)``, the input ``(1, 3, H, W)`` and ``next_T_prev`` (4, 4).
+
+        ``matrices`` are the resize's four arrays, ``previous`` the previous inputs.
+        """
+        feed = dict(zip(self._names, [rgb, *matrices, *previous]))
+        depth, image, motion = self._session.run(None, feed)
+        return depth, image, motion
 
 
 def onnx_networks(depth_net: torch.nn.Module, ego_net: torch.nn.Module,

@@ -14,17 +14,20 @@
 
 """Visual odometry by chaining the ego-motion network's frame-to-frame motions.
 
+:func:`motion_matrix` turns one ``(tx, ty, tz, rx, ry, rz)`` vector into its transform.
+
 May import: numpy, scipy.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-__all__ = ['ChainedOdometry', 'twist_from_poses']
+__all__ = ['ChainedOdometry', 'motion_matrix', 'twist_from_poses']
 
 
 class ChainedOdometry:
@@ -81,3 +84,20 @@ def twist_from_poses(previous: np.ndarray, current: np.ndarray, seconds: float) 
     linear = rotation.T @ prev_T_cur[:3, 3] / seconds
     angular = Rotation.from_matrix(rotation).as_rotvec() / seconds
     return np.concatenate([linear, angular])
+
+
+def motion_matrix(vec: np.ndarray) -> np.ndarray:
+    """Return the float64 4x4 transform of one ``(tx, ty, tz, rx, ry, rz)`` vector.
+
+    The same as :func:`~mono_depth_ros.core.geometry.pose_vec_to_mat` (``R = Rx Ry Rz``),
+    written in numpy for one vector: a frame needs one, and torch's per-op overhead made it
+    the largest part of the per-frame work after the networks and the resize.
+    """
+    tx, ty, tz, rx, ry, rz = (float(v) for v in np.asarray(vec, dtype=np.float64))
+    cx, sx, cy, sy, cz, sz = (math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry),
+                              math.cos(rz), math.sin(rz))
+    return np.array([
+        [cy * cz, -cy * sz, sy, tx],
+        [sx * sy * cz + cx * sz, -sx * sy * sz + cx * cz, -sx * cy, ty],
+        [-cx * sy * cz + sx * sz, cx * sy * sz + sx * cz, cx * cy, tz],
+        [0.0, 0.0, 0.0, 1.0]])

@@ -26,15 +26,14 @@ May import: :mod:`mono_depth_ros.core`, the other runtime modules (``deploy`` la
 from __future__ import annotations
 
 from dataclasses import dataclass
-import math
 from typing import List, Optional, Tuple, Union
 
 from mono_depth_ros.core.camera import pixel_grid, resize_intrinsics
-from mono_depth_ros.core.geometry import pose_vec_to_mat
 from mono_depth_ros.core.inference import frame_to_input
 from mono_depth_ros.core.refine import refine_motion, RefineConfig
+from mono_depth_ros.core.resize import resize_plan
 from mono_depth_ros.core.weights import load_networks, metric_scale
-from mono_depth_ros.runtime.odometry import ChainedOdometry
+from mono_depth_ros.runtime.odometry import ChainedOdometry, motion_matrix
 from mono_depth_ros.runtime.scale import make_scale
 from mono_depth_ros.runtime.slot import NetworkSlot
 import numpy as np
@@ -155,8 +154,10 @@ class DepthPipeline:
         scale_interval: fit the ground plane every this many frames (the scale changes
             slowly and is smoothed anyway; 1 = every frame), ...
         scale_stride: ... on every ``scale_stride``-th pixel in rows and columns.
-        backend: ``'torch'`` or ``'onnxruntime'`` (the networks exported to ONNX in memory
-            at start and run by onnxruntime on the CPU; online fine-tuning needs torch).
+        backend: ``'torch'`` or ``'onnxruntime'`` (a frame's resize and both networks
+            exported to one ONNX graph in memory at start,
+            :class:`~mono_depth_ros.runtime.deploy.FrameSession`, run by onnxruntime on the
+            CPU; ``slot`` keeps the torch networks; online fine-tuning needs torch).
         threads: onnxruntime's intra-op threads (torch's are set process-wide by the caller).
         refine_iterations: photometric refinement steps of each frame's motion on the
             previous frame's depth (:mod:`mono_depth_ros.core.refine`; 0 = the ego-motion
@@ -187,9 +188,11 @@ class DepthPipeline:
         #: the weights' metres per depth unit (None: uncalibrated)
         self.calibration = metric_scale(self.metadata)
         self.set_scale(depth_scale, camera_height, scale_smoothing)
+        #: onnxruntime's one call per frame (None: torch runs the networks of ``slot``)
+        self._graph = None
         if backend == 'onnxruntime':
-            from mono_depth_ros.runtime.deploy import onnx_networks
-            depth_net, ego_net = onnx_networks(depth_net, ego_net, self.metadata, threads)
+            from mono_depth_ros.runtime.deploy import FrameSession
+            self._graph = FrameSession(depth_net, ego_net, self.metadata, threads)
         self.backend = backend
         self.slot = NetworkSlot(depth_net, ego_net)
         self.size: Tuple[int, int] = tuple(self.metadata['input_size'])
@@ -277,8 +280,7 @@ class DepthPipeline:
             self.reset()
         self._input_size = rgb.shape[:2]
         k, rays = self._camera(k0, rgb.shape[:2])
-        image = frame_to_input(rgb, self.size)
-        depth, motion = self._infer(image, k)
+        image, depth, motion = self._infer(rgb, k)
         scale = self._update_scale(depth, rays)
         depth_m = depth * np.float32(scale)  # a copy: the refinement keeps ``depth``
         depth_m[~(depth_m > 0) | (depth_m > self.max_depth)] = np.nan  # NaN compares False
@@ -314,38 +316,62 @@ class DepthPipeline:
             self._scale_value, self._since_fit = self.scale.update(sample), 0
         return self._scale_value
 
-    def _infer(self, image: np.ndarray, k: np.ndarray
-               ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """Run the networks on ``(1, 3, H, W)`` input: depth ``(H, W)``, ``next_T_prev``.
+    def _infer(self, rgb: np.ndarray, k: np.ndarray
+               ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """Return one frame's network input ``(1, 3, H, W)``, depth ``(H, W)`` and motion.
 
-        numpy in and out: onnxruntime takes and gives arrays, and torch on the CPU shares
-        their memory; only a CUDA device copies.
+        The motion is ``next_T_prev`` (float64 4x4; None at a first frame), refined when
+        refinement is on.
+        """
+        if self._graph is not None:
+            image, depth, motion = self._run_graph(rgb)
+        else:
+            image = frame_to_input(rgb, self.size)
+            depth, motion = self._run_torch(image)
+        prev_depth, self._prev_depth = self._prev_depth, depth
+        if motion is None or self.refine.iterations == 0 or prev_depth is None:
+            return image, depth, motion
+        tensor = self._tensor
+        refined = refine_motion(tensor(motion[None]), tensor(self._frames[-1]), tensor(image),
+                                tensor(prev_depth[None, None]), tensor(k), self.refine)
+        return image, depth, refined[0].double().cpu().numpy()
+
+    def _run_graph(self, rgb: np.ndarray
+                   ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """One :class:`~mono_depth_ros.runtime.deploy.FrameSession` call for the frame."""
+        plan = resize_plan(tuple(rgb.shape[:2]), self.size)
+        matrices = plan.matrices()
+        if matrices is None:  # no short period: Pillow resizes, the graph's passes are 1
+            rgb, matrices = plan(rgb), resize_plan(self.size, self.size).matrices()
+        frames = self._frames[-(self.seq_length - 1):]
+        if frames:  # padded with the oldest frame, as the torch path pads its window
+            previous = [frames[0]] * (self.seq_length - 1 - len(frames)) + frames
+        else:  # a first frame: the motion output is not used
+            previous = [np.zeros((1, 3, *self.size), np.float32)] * (self.seq_length - 1)
+        depth, image, motion = self._graph.run(np.ascontiguousarray(rgb), matrices, previous)
+        return image, depth, motion.astype(np.float64) if frames else None
+
+    def _run_torch(self, image: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Run the torch networks on ``(1, 3, H, W)`` input: depth ``(H, W)``, motion.
+
+        numpy in and out: torch on the CPU shares their memory; only a CUDA device copies.
         """
         with self.slot.use() as (depth_net, ego_net):
             depth = np.reciprocal(self._run(depth_net, image)[0, 0])
-            prev_depth, self._prev_depth = self._prev_depth, depth
             if not self._frames:
                 return depth, None
             window = (self._frames + [image])[-self.seq_length:]
             while len(window) < self.seq_length:
                 window.insert(0, window[0])
             vec = self._run(ego_net, np.concatenate(window)[None])[0, -1]
-        if self.refine.iterations == 0 or prev_depth is None:
-            return depth, motion_matrix(vec)
-        tensor = self._tensor
-        motion = refine_motion(pose_vec_to_mat(tensor(vec[None])), tensor(self._frames[-1]),
-                               tensor(image), tensor(prev_depth[None, None]),
-                               tensor(k), self.refine)
-        return depth, motion[0].double().cpu().numpy()
+        return depth, motion_matrix(vec)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         """``array`` as a float32 tensor on the pipeline's device (no copy on the CPU)."""
         return torch.from_numpy(np.asarray(array, dtype=np.float32)).to(self.device)
 
-    def _run(self, net, array: np.ndarray) -> np.ndarray:
-        """One network's (finest) output for ``array`` as a float32 array."""
-        if self.backend == 'onnxruntime':
-            return net.run(array)
+    def _run(self, net: torch.nn.Module, array: np.ndarray) -> np.ndarray:
+        """One torch network's (finest) output for ``array`` as a float32 array."""
         out = net(self._tensor(array))
         out = out[0] if isinstance(out, (list, tuple)) else out
         return out.float().cpu().numpy()
@@ -354,23 +380,6 @@ class DepthPipeline:
 def back_project(depth: np.ndarray, rays: np.ndarray, stride: int = 1) -> np.ndarray:
     """Return the points ``(H', W', 3)`` of every ``stride``-th pixel (NaN with ``depth``)."""
     return depth[::stride, ::stride, None] * rays[::stride, ::stride]
-
-
-def motion_matrix(vec: np.ndarray) -> np.ndarray:
-    """Return the float64 4x4 transform of one ``(tx, ty, tz, rx, ry, rz)`` vector.
-
-    The same as :func:`~mono_depth_ros.core.geometry.pose_vec_to_mat` (``R = Rx Ry Rz``),
-    written in numpy for one vector: a frame needs one, and torch's per-op overhead made it
-    the largest part of the per-frame work after the networks and the resize.
-    """
-    tx, ty, tz, rx, ry, rz = (float(v) for v in np.asarray(vec, dtype=np.float64))
-    cx, sx, cy, sy, cz, sz = (math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry),
-                              math.cos(rz), math.sin(rz))
-    return np.array([
-        [cy * cz, -cy * sz, sy, tx],
-        [sx * sy * cz + cx * sz, -sx * sy * sz + cx * cz, -sx * cy, ty],
-        [-cx * sy * cz + sx * sz, cx * sy * sz + sx * cz, cx * cy, tz],
-        [0.0, 0.0, 0.0, 1.0]])
 
 
 def upsample_depth(depth: np.ndarray, intrinsics: np.ndarray,

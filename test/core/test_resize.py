@@ -32,6 +32,7 @@ def _pillow(rgb, size):
     ((96, 320), (48, 160), True),
     ((128, 416), (128, 160), True),   # one axis only
     ((24, 80), (48, 160), True),      # upscaling
+    ((48, 160), (48, 160), True),     # the networks' own size: identity periods
     ((128, 416), (96, 320), False),   # a tie rounded differently per block: Pillow runs
     ((376, 1241), (48, 160), False),  # no short period (KITTI)
 ])
@@ -45,6 +46,14 @@ def test_equals_pillow(in_size, size, matrices):
     assert out.dtype == np.uint8 and out.shape == (*size, 3)
     np.testing.assert_array_equal(out, _pillow(rgb, size))
     np.testing.assert_array_equal(box_resize(rgb, size), out)
+    if matrices:  # the two passes as documented for graphs that take them as inputs
+        columns, column_offset, rows, row_offset = plan.matrices()
+        a = np.floor(rgb.astype(np.float32).reshape(-1, columns.shape[0]) @ columns
+                     + column_offset)
+        b = np.floor(rows @ a.reshape(-1, rows.shape[1], size[1] * 3) + row_offset)
+        np.testing.assert_array_equal(b.reshape(*size, 3), out)
+    else:
+        assert plan.matrices() is None
 
 
 @pytest.mark.parametrize('out', [160, 7])

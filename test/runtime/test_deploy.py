@@ -61,15 +61,26 @@ def test_export_command_writes_checked_models_that_match_torch(tmp_path, weights
 
 
 def test_onnxruntime_backend_runs_the_same_pipeline(weights):
-    """Depth, points and odometry of both backends agree over a short stream."""
+    """Depth, input and odometry of both backends agree over a stream that changes camera.
+
+    The onnxruntime graph takes the resize's passes as inputs: a ratio with a short period
+    (64x208, 80x260), Pillow's fallback (67x211) and the networks' own size (32x104) all
+    run through the one exported graph, and the network input is the torch path's bit for
+    bit.
+    """
     rng = np.random.default_rng(1)
-    frames = [rng.integers(0, 256, (64, 208, 3), np.uint8) for _ in range(4)]
+    sizes = [(64, 208)] * 4 + [(67, 211)] * 3 + [(32, 104)] * 2 + [(80, 260)] * 2
+    frames = [rng.integers(0, 256, (*size, 3), np.uint8) for size in sizes]
     a = DepthPipeline(weights, camera_height=1.5)
     b = DepthPipeline(weights, camera_height=1.5, backend='onnxruntime')
     for i, frame in enumerate(frames):
-        ra, rb = a.process(frame, i, _k(64, 208)), b.process(frame, i, _k(64, 208))
+        k = _k(*frame.shape[:2])
+        ra, rb = a.process(frame, i, k), b.process(frame, i, k)
+        np.testing.assert_array_equal(rb.image.numpy(), ra.image.numpy())
         np.testing.assert_allclose(rb.depth, ra.depth, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(rb.odom_T_camera, ra.odom_T_camera, atol=1e-4)
+        assert rb.reset == ra.reset
+    assert not np.allclose(ra.odom_T_camera, np.eye(4))  # motion was chained, not skipped
     with pytest.raises(ValueError, match='backend must be one of'):
         DepthPipeline(weights, backend='tensorrt')
     with pytest.raises(ValueError, match='CPU'):

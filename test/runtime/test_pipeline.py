@@ -123,7 +123,7 @@ def test_pipeline_sees_what_training_saw_and_numpy_motion_matrix():
     from mono_depth_ros.core.geometry import pose_vec_to_mat
     from mono_depth_ros.core.inference import frame_to_input, frames_to_tensor
     from mono_depth_ros.data.snippets import resize_frame
-    from mono_depth_ros.runtime.pipeline import motion_matrix
+    from mono_depth_ros.runtime.odometry import motion_matrix
 
     rng = np.random.default_rng(3)
     k = default_intrinsics(128, 416)
