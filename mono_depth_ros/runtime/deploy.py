@@ -105,18 +105,23 @@ def export_onnx(weights: str, out: Path) -> Dict[str, Path]:
     return paths
 
 
+def _cpu_session(model: bytes, threads: int):
+    """Return an onnxruntime CPU session of ``model`` with ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(int(threads), 1)
+    options.inter_op_num_threads = 1
+    # Idle pool threads would spin for work and take CPU the rest of the robot needs.
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    return ort.InferenceSession(model, options, providers=['CPUExecutionProvider'])
+
+
 class _Session:
     """An onnxruntime session called like the torch network it replaces."""
 
     def __init__(self, model: bytes, threads: int, finest_only: bool) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(int(threads), 1)
-        options.inter_op_num_threads = 1
-        # Idle pool threads would spin for work and take CPU the rest of the robot needs.
-        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
-        self.session = ort.InferenceSession(model, options, providers=['CPUExecutionProvider'])
+        self.session = _cpu_session(model, threads)
         self.input = self.session.get_inputs()[0].name
         self.finest_only = finest_only
 
@@ -189,7 +194,7 @@ class FrameSession:
             torch.onnx.export(graph, example, buf, input_names=names,
                               output_names=['depth', 'image', 'next_T_prev'],
                               opset_version=OPSET, dynamic_axes=dynamic, dynamo=False)
-        self._session = _Session(buf.getvalue(), threads, False).session
+        self._session = _cpu_session(buf.getvalue(), threads)
         self._names = names
 
     def run(self, rgb: np.ndarray, matrices: Sequence[np.ndarray],
