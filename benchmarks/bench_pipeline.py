@@ -42,6 +42,7 @@ from typing import Optional
 from mono_depth_ros.core.inference import frame_to_input
 from mono_depth_ros.runtime.deploy import onnx_networks
 from mono_depth_ros.runtime.pipeline import back_project, DepthPipeline
+from mono_depth_ros.runtime.threads import set_threads
 from mono_depth_ros.sim.dataset import make_sequence
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ def measure(weights: str, frames, intrinsics, repeat: int, backend: str = 'torch
     the rounds: a shared VM's speed drifts over seconds, and timing one loop after the
     other would put the drift into the ratio.
     """
-    torch.set_num_threads(threads)
+    set_threads(threads)  # as the node does: torch's pool, numpy's BLAS at one thread
     pipeline = DepthPipeline(weights, camera_height=camera_height, backend=backend,
                              threads=threads, refine_iterations=refine)
     build = _messages()
@@ -144,7 +145,7 @@ def split(weights: str, frames, intrinsics, repeat: int, backend: str,
     ``resize alone`` is the resize timed by itself, with warm caches: it is part of
     ``resize + networks`` (onnxruntime runs both in one graph) and not of the sum.
     """
-    torch.set_num_threads(1)
+    set_threads(1)
     pipeline = DepthPipeline(weights, camera_height=camera_height, backend=backend,
                              threads=1)
     refine_off = DepthPipeline(weights, camera_height=camera_height, backend=backend,

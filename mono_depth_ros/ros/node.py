@@ -58,6 +58,7 @@ from mono_depth_ros.runtime.health import FaultLog, FrameStats
 from mono_depth_ros.runtime.odometry import twist_from_poses
 from mono_depth_ros.runtime.pipeline import (DepthPipeline, FrameRejected, FrameResult,
                                              resolve_backend, upsample_depth)
+from mono_depth_ros.runtime.threads import set_threads, TORCH_DEFAULT_THREADS
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
@@ -67,9 +68,6 @@ from sensor_msgs.msg import CompressedImage
 import torch
 
 __all__ = ['DepthNode', 'main']
-
-#: torch's own intra-op thread count, before the node changes it (``threads: 0``)
-TORCH_DEFAULT_THREADS = torch.get_num_threads()
 
 
 class DepthNode(Node):
@@ -334,11 +332,6 @@ def _scale_text(pipeline) -> str:
         return ('the weights carry no metric calibration: depth is in network units; set '
                 'depth_scale or camera_height for metres')
     return f'metric scale {factor:.4g} m per unit (depth_scale)'
-
-
-def set_threads(threads: int) -> None:
-    """Set torch's intra-op threads (0: torch's own default)."""
-    torch.set_num_threads(threads or TORCH_DEFAULT_THREADS)
 
 
 def main(args=None) -> None:
