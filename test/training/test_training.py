@@ -18,6 +18,7 @@
 import argparse
 import json
 import os
+import re
 from pathlib import Path
 
 from conftest import make_intrinsics, room_with_boxes
@@ -30,7 +31,7 @@ from mono_depth_ros.data.kitti import KittiDrive
 from mono_depth_ros.sim.motion import car_trajectory
 from mono_depth_ros.sim.scene import look_transform, render
 from mono_depth_ros_training.augment import augment_batch, draw_parameters
-from mono_depth_ros_training.config import AugmentConfig, load_config
+from mono_depth_ros_training.config import AugmentConfig, CONFIG_DIR, load_config
 from mono_depth_ros_training.evaluate import evaluate
 from mono_depth_ros_training.prepare import prepare_kitti, snippet_gap
 from mono_depth_ros_training.train import CHECKPOINT, learning_rate, train, WEIGHTS
@@ -51,6 +52,14 @@ def tiny_config(data_root, out, steps, **more):
                  f'optim.steps={steps}', f'output.folder={out}', 'output.tensorboard=false',
                  'data.workers=0', 'output.checkpoint_every=1000']
     return load_config(CONFIG, overrides + [f'{k}={v}' for k, v in more.items()])
+
+
+@pytest.mark.parametrize('path', sorted(CONFIG_DIR.glob('*.yaml')), ids=lambda p: p.stem)
+def test_shipped_recipes_load_and_say_how_to_run_them(path):
+    """Every shipped recipe parses (no stale key) and its comment gives its own command."""
+    cfg = load_config(path)
+    assert cfg.optim.steps > 0 and cfg.data.root
+    assert re.search(rf'--config {path.stem}(\s|$)', path.read_text(), re.MULTILINE)
 
 
 def test_config_overrides_coercion_and_errors():
