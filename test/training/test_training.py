@@ -18,8 +18,8 @@
 import argparse
 import json
 import os
-import re
 from pathlib import Path
+import re
 
 from conftest import make_intrinsics, room_with_boxes
 from mono_depth_ros.core.camera import scale_intrinsics
