@@ -45,6 +45,7 @@ from mono_depth_ros.data.snippets import MIN_SPEED, prepare_snippets, write_spli
 from mono_depth_ros.data.video import read_frames
 from mono_depth_ros.sim.dataset import (make_sequence, make_varied_sequence, write_bag,
                                         write_kitti_odometry, write_kitti_raw, write_video)
+from mono_depth_ros.sim.layouts import MIXES
 from mono_depth_ros_training.config import parse_size
 import numpy as np
 from tqdm import tqdm
@@ -127,15 +128,15 @@ def _render_one(job: Tuple[int, bool, str, int, int, Tuple[int, int], int]):
 
     torch.set_num_threads(1)
     i, is_test, scenes, frames, seed, (h, w), supersample = job
-    if scenes == 'varied' and not is_test:
+    if scenes in MIXES and not is_test:
         return make_varied_sequence(i, frames, seed, h, w, supersample=supersample,
-                                    progress=False)
+                                    progress=False, mix=scenes)
     kind = 'handheld' if i % 3 == 2 else 'car'
     return make_sequence(kind, frames, seed, h, w, supersample=supersample, progress=False)
 
 
 #: training scene sets of ``prepare render --scenes``
-SCENE_SETS = ('streets', 'varied')
+SCENE_SETS = ('streets', 'varied', 'indoor')
 
 
 def render_dataset(out: Path, size: Tuple[int, int], train_sequences: int, frames: int,
@@ -146,8 +147,9 @@ def render_dataset(out: Path, size: Tuple[int, int], train_sequences: int, frame
     ``scenes='streets'`` renders every training sequence as a procedurally textured street
     (car drives, every third a handheld walk); ``'varied'`` cycles the layouts of
     :mod:`mono_depth_ros.sim.layouts` (photo-textured streets, yards and indoor spaces,
-    car, robot and handheld paths). The test sequences are streets of other seeds either
-    way. ``workers`` processes render in parallel; the result does not depend on them.
+    car, robot and handheld paths), ``'indoor'`` only its indoor spaces. The test sequences
+    are streets of other seeds either way. ``workers`` processes render in parallel; the
+    result does not depend on them.
     """
     if scenes not in SCENE_SETS:
         raise ValueError(f'scenes must be one of {SCENE_SETS}, got {scenes!r}')
@@ -190,7 +192,8 @@ def main(argv=None) -> None:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--supersample', type=int, default=2)
     p.add_argument('--scenes', choices=SCENE_SETS, default='streets',
-                   help='training scenes: procedural streets, or varied layouts with photos')
+                   help='training scenes: procedural streets, varied layouts with photos, or '
+                        'their indoor spaces alone')
     p.add_argument('--workers', type=int, default=1, help='rendering processes')
     p = sub.add_parser('kitti', help='snippets from KITTI raw')
     p.add_argument('--raw', type=Path, required=True, help='KITTI raw root (<date>/...)')

@@ -122,10 +122,14 @@ def make_sequence(kind: str, frames: int, seed: int, height: int, width: int,
 
 
 def make_varied_sequence(index: int, frames: int, seed: int, height: int, width: int,
-                         fps: float = 10.0, supersample: int = 2,
-                         progress: bool = True) -> RenderedSequence:
-    """Render sequence ``index`` of the varied training mix (:data:`layouts.VARIED_MIX`)."""
-    name, scene, poses = varied_scene_and_path(index, seed, frames)
+                         fps: float = 10.0, supersample: int = 2, progress: bool = True,
+                         mix: str = 'varied') -> RenderedSequence:
+    """Render sequence ``index`` of a training mix.
+
+    ``mix`` names one of :data:`layouts.MIXES`: ``'varied'`` (:data:`layouts.VARIED_MIX`)
+    or ``'indoor'`` (its indoor spaces alone).
+    """
+    name, scene, poses = varied_scene_and_path(index, seed, frames, mix)
     return render_sequence(scene, poses, default_intrinsics(height, width), height, width,
                            fps, supersample, name=f'{name}_{seed}', progress=progress)
 

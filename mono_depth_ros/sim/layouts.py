@@ -18,7 +18,8 @@ A network that only ever sees one kind of street learns that street's average de
 and draws it whatever the image shows. These builders vary what the streets never do:
 width, height, clutter in the middle of the view, indoor ceilings, pillars, and real
 photographs as textures (:mod:`mono_depth_ros.sim.textures`), mixed with the procedural
-ones. :data:`VARIED_MIX` cycles scene builders and camera paths for a training set.
+ones. :data:`VARIED_MIX` cycles scene builders and camera paths for a training set;
+:data:`INDOOR_MIX` is its indoor part alone.
 
 The held-out scenes of the benchmarks (the hall, the room, streets of other seeds) are not
 built here.
@@ -38,7 +39,8 @@ from mono_depth_ros.sim.textures import PHOTOS
 import numpy as np
 import torch
 
-__all__ = ['VARIED_MIX', 'courtyard', 'photo_street', 'varied_scene_and_path', 'warehouse']
+__all__ = ['INDOOR_MIX', 'MIXES', 'VARIED_MIX', 'courtyard', 'photo_street',
+           'varied_scene_and_path', 'warehouse']
 
 
 def _photos(rects: List[Rectangle], rng: np.random.Generator, share: float) -> Scene:
@@ -137,10 +139,25 @@ VARIED_MIX: Tuple[Tuple[str, Callable, Callable], ...] = (
 )
 
 
-def varied_scene_and_path(index: int, seed: int,
-                          frames: int) -> Tuple[str, Scene, torch.Tensor]:
-    """Scene and ``world_T_camera`` path ``(frames, 4, 4)`` of sequence ``index``."""
-    name, build, move = VARIED_MIX[index % len(VARIED_MIX)]
+#: the indoor entries of :data:`VARIED_MIX` (a walk and a robot among shelves), for a set that
+#: adds indoor spaces to a street-heavy training mix
+INDOOR_MIX = tuple(entry for entry in VARIED_MIX if entry[0].startswith('warehouse'))
+#: the mixes by the name ``prepare render --scenes`` gives them
+MIXES = {'varied': VARIED_MIX, 'indoor': INDOOR_MIX}
+
+
+def varied_scene_and_path(index: int, seed: int, frames: int,
+                          mix: str = 'varied') -> Tuple[str, Scene, torch.Tensor]:
+    """Scene and ``world_T_camera`` path ``(frames, 4, 4)`` of sequence ``index`` of a mix.
+
+    Raises:
+        ValueError: ``mix`` is not a key of :data:`MIXES`.
+
+    """
+    if mix not in MIXES:
+        raise ValueError(f'unknown scene mix {mix!r}; mixes: {sorted(MIXES)}')
+    entries = MIXES[mix]
+    name, build, move = entries[index % len(entries)]
     poses = move(frames, seed)
     travelled = float(poses[:, 2, 3].max())
     scene = build(seed, length=max(30.0, travelled + 40.0))

@@ -15,8 +15,8 @@
 
 """The shipped weights (each file's recipe is in ``training/configs/``).
 
-``compact_v7`` is the default. ``compact_v15_street`` is better on streets and worse
-indoors (``training/configs/compact_v15.yaml``; the README's quality section), for robots
+``compact_v7`` is the default. ``compact_v18_street`` is better on streets and worse
+indoors (``training/configs/compact_v18.yaml``; the README's quality section), for robots
 that only drive streets. The node's ``weights`` parameter takes a path or one of the
 names of :data:`SHIPPED`.
 
@@ -34,7 +34,8 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_v7_48x160.safetenso
 PREVIOUS_WEIGHTS = Path(__file__).resolve().parent / 'compact_v4_48x160.safetensors'
 #: the first shipped weights (``training/configs/compact.yaml``), kept for the same reason
 FIRST_WEIGHTS = Path(__file__).resolve().parent / 'compact_48x160.safetensors'
-STREET_WEIGHTS = Path(__file__).resolve().parent / 'compact_v15_street_48x160.safetensors'
+#: the street file; it replaced ``compact_v15_street_48x160`` (git history keeps that one)
+STREET_WEIGHTS = Path(__file__).resolve().parent / 'compact_v18_street_48x160.safetensors'
 #: Short names of the shipped files, as the node's ``weights`` parameter takes them.
 SHIPPED = {'default': DEFAULT_WEIGHTS, 'street': STREET_WEIGHTS, 'previous': PREVIOUS_WEIGHTS,
            'first': FIRST_WEIGHTS}

@@ -19,9 +19,10 @@ import dataclasses
 from conftest import make_intrinsics
 from mono_depth_ros.core.geometry import inverse_warp
 from mono_depth_ros.sim import textures
-from mono_depth_ros.sim.layouts import VARIED_MIX, varied_scene_and_path
+from mono_depth_ros.sim.layouts import INDOOR_MIX, VARIED_MIX, varied_scene_and_path
 from mono_depth_ros.sim.scene import closed_room, look_transform, render, Scene
 import numpy as np
+import pytest
 import torch
 
 
@@ -86,3 +87,21 @@ def test_varied_layouts_are_deterministic_and_differ_by_seed():
         assert poses.shape == (12, 4, 4) and np.isfinite(poses.numpy()).all()
         names.add(name)
     assert len(names) == len(VARIED_MIX)
+
+
+def test_the_indoor_mix_is_the_varied_mix_indoors_only():
+    """'indoor' cycles the shelved spaces alone, each with a ceiling, as 'varied' renders them."""
+    assert [entry[0] for entry in INDOOR_MIX] == ['warehouse_walk', 'warehouse_robot']
+    for index in range(4):
+        name, scene, poses = varied_scene_and_path(index, seed=70 + index, frames=12,
+                                                   mix='indoor')
+        assert name == INDOOR_MIX[index % 2][0]
+        varied_index = [entry[0] for entry in VARIED_MIX].index(name)
+        same = varied_scene_and_path(varied_index, seed=70 + index, frames=12)
+        assert same[1] == scene and torch.equal(same[2], poses)
+        # a ceiling under 6 m: no surface rises higher above the camera (y points down)
+        top = min(min(r.origin[1], r.origin[1] + r.axis_u[1], r.origin[1] + r.axis_v[1],
+                      r.origin[1] + r.axis_u[1] + r.axis_v[1]) for r in scene.rectangles)
+        assert -6.0 < top < 0.0
+    with pytest.raises(ValueError, match="unknown scene mix 'forest'"):
+        varied_scene_and_path(0, seed=1, frames=12, mix='forest')
