@@ -345,6 +345,16 @@ def test_render_a_test_set_only(tmp_path):
     assert len((tmp_path / 'test_files_eigen.txt').read_text().split()) == 3
 
 
+def test_render_jobs_follow_the_scene_set():
+    """``--scenes indoor`` training jobs render the indoor spaces; test jobs stay streets."""
+    from mono_depth_ros_training.prepare import _render_one, SCENE_SETS
+
+    assert 'indoor' in SCENE_SETS
+    names = [_render_one((i, is_test, 'indoor', 3, 7, (16, 48), 1)).name
+             for i, is_test in ((0, False), (1, False), (0, True))]
+    assert names == ['warehouse_walk_7', 'warehouse_robot_7', 'car_7']
+
+
 def test_prepared_split_excludes_test_drives(tiny_dataset):
     """Training snippets never come from a drive of the test list (Eigen protocol)."""
     info = json.loads((tiny_dataset / 'dataset.json').read_text())
