@@ -15,10 +15,11 @@
 
 """The shipped weights (each file's recipe is in ``training/configs/``).
 
-``compact_v7`` is the default. ``compact_v18_street`` is better on streets and worse
-indoors (``training/configs/compact_v18.yaml``; the README's quality section), for robots
-that only drive streets. The node's ``weights`` parameter takes a path or one of the
-names of :data:`SHIPPED`.
+``compact_v22`` is the default (``training/configs/compact_v22.yaml``; better than the
+previous default ``compact_v7`` on streets, level with it indoors). ``compact_v18_street``
+is better still on streets and worse indoors (``training/configs/compact_v18.yaml``; the
+README's quality section), for robots that only drive streets. The node's ``weights``
+parameter takes a path or one of the names of :data:`SHIPPED`.
 
 May import: the standard library only.
 """
@@ -28,10 +29,11 @@ from pathlib import Path
 __all__ = ['DEFAULT_WEIGHTS', 'FIRST_WEIGHTS', 'PREVIOUS_WEIGHTS', 'SHIPPED', 'STREET_WEIGHTS',
            'default_weights', 'resolve_weights']
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_v7_48x160.safetensors'
-#: the previous default (``training/configs/compact_v4.yaml``), kept for side-by-side figures
-#: (``compact_v2_48x160`` and ``compact_v3_48x160`` left the package; they stay in git history)
-PREVIOUS_WEIGHTS = Path(__file__).resolve().parent / 'compact_v4_48x160.safetensors'
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_v22_48x160.safetensors'
+#: the previous default (``training/configs/compact_v7.yaml``), kept for side-by-side figures
+#: and as a one-parameter way back (``compact_v2_48x160`` to ``compact_v4_48x160`` left the
+#: package; they stay in git history)
+PREVIOUS_WEIGHTS = Path(__file__).resolve().parent / 'compact_v7_48x160.safetensors'
 #: the first shipped weights (``training/configs/compact.yaml``), kept for the same reason
 FIRST_WEIGHTS = Path(__file__).resolve().parent / 'compact_48x160.safetensors'
 #: the street file; it replaced ``compact_v15_street_48x160`` (git history keeps that one)
@@ -46,7 +48,7 @@ def default_weights() -> Path:
     if not DEFAULT_WEIGHTS.is_file():
         raise FileNotFoundError(f'{DEFAULT_WEIGHTS}: the default weights are missing from '
                                 'this install; pass a weights file, or train one with '
-                                'training/configs/compact_v7.yaml')
+                                'training/configs/compact_v22.yaml')
     return DEFAULT_WEIGHTS
 
 
