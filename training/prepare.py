@@ -135,8 +135,9 @@ def _render_one(job: Tuple[int, bool, str, int, int, Tuple[int, int], int]):
     return make_sequence(kind, frames, seed, h, w, supersample=supersample, progress=False)
 
 
-#: training scene sets of ``prepare render --scenes``
-SCENE_SETS = ('streets', 'varied', 'indoor')
+#: training scene sets of ``prepare render --scenes``: the procedural streets, then the
+#: layout mixes of :data:`mono_depth_ros.sim.layouts.MIXES`
+SCENE_SETS = ('streets', *MIXES)
 
 
 def render_dataset(out: Path, size: Tuple[int, int], train_sequences: int, frames: int,
