@@ -61,6 +61,7 @@ setup(
             'train_demo = mono_depth_ros_training.demo:main',
             'widen = mono_depth_ros_training.widen:main',
             'average_weights = mono_depth_ros_training.average:main',
+            'update_bn = mono_depth_ros_training.update_bn:main',
         ],
     },
 )

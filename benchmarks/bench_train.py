@@ -26,7 +26,9 @@ iterations and with ICP stopping once an iteration moves no cloud by more than 1
 (``loss.icp_tolerance``). A last row runs the step with three refinement steps of every
 motion in the loss (``loss.refine_iterations``, the seventh recipe); its ``refine`` column
 is the refinement's own time, part of ``loss``. ``--compile`` adds both steps with the
-networks through ``torch.compile``, with the compile time.
+networks through ``torch.compile``, with the compile time. Trailing ``section.key=value``
+arguments override the configuration, as for training (``optim.batch_size=16``,
+``model.depth_width=1.0``).
 """
 
 import argparse
@@ -176,6 +178,11 @@ def _refined(config, steps: int):
     return replace(config, loss=replace(config.loss, refine_iterations=steps))
 
 
+ROWS = ('plain', '3d', 'tol', 'exact', 'refine')
+"""Row names for ``--rows``: without the 3D loss, with it, with ICP's tolerance, with the
+paper's exact association, with refinement in the loss."""
+
+
 def main(argv=None) -> None:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -184,18 +191,26 @@ def main(argv=None) -> None:
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--compile', action='store_true',
                         help='add rows with both networks through torch.compile (minutes)')
+    parser.add_argument('--rows', nargs='+', choices=ROWS, default=list(ROWS),
+                        help='rows to measure (default all; the plain row always runs, '
+                        'and --compile adds the refinement row)')
+    parser.add_argument('overrides', nargs='*',
+                        help='section.key=value, as for training (e.g. optim.batch_size=16)')
     args = parser.parse_args(argv)
+    args.rows = {'plain', *args.rows, *(('refine',) if args.compile else ())}
     if args.threads:
         torch.set_num_threads(args.threads)
-    given = load_config(args.config)
+    given = load_config(args.config, args.overrides)
     config = _refined(given, 0)
     rate = conv_rate(args.repeat)
-    rows = {'without 3D loss': step_split(config, False, args.repeat),
-            'with 3D loss': step_split(config, True, args.repeat),
-            'with 3D, tol 1e-4': step_split(config, True, args.repeat, 1e-4),
-            'with 3D, exact': step_split(_exact(config), True, args.repeat),
-            'with refinement': step_split(
-                _refined(config, given.loss.refine_iterations or 3), False, args.repeat)}
+    jobs = {'plain': ('without 3D loss', lambda: step_split(config, False, args.repeat)),
+            '3d': ('with 3D loss', lambda: step_split(config, True, args.repeat)),
+            'tol': ('with 3D, tol 1e-4', lambda: step_split(config, True, args.repeat, 1e-4)),
+            'exact': ('with 3D, exact',
+                      lambda: step_split(_exact(config), True, args.repeat)),
+            'refine': ('with refinement', lambda: step_split(
+                _refined(config, given.loss.refine_iterations or 3), False, args.repeat))}
+    rows = {jobs[r][0]: jobs[r][1]() for r in ROWS if r in args.rows}
     if args.compile:
         rows['compiled'] = step_split(config, False, args.repeat, compiled=True)
         rows['compiled, refinement'] = step_split(
@@ -204,7 +219,8 @@ def main(argv=None) -> None:
         rows['compiled']['gflop'] = rows['without 3D loss']['gflop']
         rows['compiled, refinement']['gflop'] = rows['with refinement']['gflop']
     m = config.model
-    print(f'{args.config}: {m.height}x{m.width}, batch {config.optim.batch_size}, '
+    print(f'{args.config}{"".join(" " + o for o in args.overrides)}: {m.height}x{m.width}, '
+          f'widths {m.depth_width} / {m.egomotion_width}, batch {config.optim.batch_size}, '
           f'{torch.get_num_threads()} threads; CPU convolution rate {rate:.1f} GFLOP/s')
     parts = ('networks', 'photometric', 'smoothness', 'icp', 'refine', 'backward', 'optimiser',
              'step')
@@ -217,6 +233,8 @@ def main(argv=None) -> None:
         print(f'{name:<18}' + ''.join(f'{r[p]:>12.3f}' for p in parts)
               + f'{r["gflop"]:>8.2f}{achieved:>9.1f}{achieved / rate:>9.1%}')
     for name in ('with 3D loss', 'with 3D, tol 1e-4', 'with 3D, exact', 'with refinement'):
+        if name not in rows:
+            continue
         extra = rows[name]['step'] / rows['without 3D loss']['step'] - 1
         what = 'refinement' if name == 'with refinement' else 'the 3D loss'
         print(f'{name}: {what} adds {extra:.0%} to a step')
