@@ -16,9 +16,9 @@
 
 Run ``python -m benchmarks.rotation_fit --weights W [W ...]`` from the repository root,
 after rendering the street datasets (``--train`` folders, ``prepare render --scenes
-streets``, whose car drives are sequences 0, 1, 3, 4, ... as ``prepare`` numbers them) and
+streets``, whose car drives are the sequences ``prepare.street_path`` calls so) and
 a test set (``--test``). A training car drive's true poses are its trajectory regenerated
-from the seed ``prepare`` gave it (``seed * 1000 + index``); its frames are the rendered
+from the seed ``prepare`` gave it (``prepare.sequence_seed``); its frames are the rendered
 PNGs on disk, exactly what training saw (before augmentation). For each weights file it
 prints the network's own frame-to-frame rotation error and gain (the scores of
 ``evaluate``) on those training drives and on the test car drives. What it answers: if
@@ -33,9 +33,10 @@ from typing import List, Sequence, Tuple
 
 from mono_depth_ros.core.inference import pairwise_motions
 from mono_depth_ros.core.weights import load_networks
-from mono_depth_ros.data.kitti import read_odometry_poses, read_png
+from mono_depth_ros.data.kitti import KittiDrive, odometry_frames, read_odometry_poses, read_png
 from mono_depth_ros.evaluation.pose import chain_motions, evaluate_trajectory
 from mono_depth_ros.sim.motion import car_trajectory
+from mono_depth_ros_training.prepare import DATE, sequence_seed, street_path
 import numpy as np
 import torch
 
@@ -53,15 +54,14 @@ def training_car_drives(root: Path, seed: int, count: int):
     drives = []
     index = 0
     while len(drives) < count:
-        folder = root / 'kitti_raw' / '2011_09_26' / f'2011_09_26_drive_{index + 1:04d}_sync'
+        folder = root / 'kitti_raw' / DATE / f'{DATE}_drive_{index + 1:04d}_sync'
         if not folder.is_dir():
             break
-        if index % 3 != 2:  # every third street sequence is a handheld walk
-            poses = np.asarray(car_trajectory(40, seed=seed * 1000 + index), dtype=np.float64)
-            frames = [read_png(p) for p in sorted((folder / 'image_02' / 'data').glob('*.png'))]
-            if len(frames) != len(poses):
-                raise ValueError(f'{folder}: {len(frames)} frames, the regenerated path has '
-                                 f'{len(poses)} (rendered with another --frames?)')
+        if street_path(index) == 'car':
+            drive = KittiDrive(folder)
+            frames = [drive.image(f) for f in drive.frames]
+            poses = np.asarray(car_trajectory(len(frames), seed=sequence_seed(seed, index)),
+                               dtype=np.float64)
             truth = np.stack([np.linalg.inv(poses[0]) @ p for p in poses])
             drives.append((f'{root.name} {index:02d}', frames, truth))
         index += 1
@@ -70,13 +70,10 @@ def training_car_drives(root: Path, seed: int, count: int):
 
 def held_out_car_drives(root: Path, numbers: Sequence[int]):
     """Return the test set's odometry sequences ``numbers``: (name, frames, truth) each."""
-    out = []
-    for n in numbers:
-        seq = root / 'kitti_odometry' / 'sequences' / f'{n:02d}'
-        frames = [read_png(p) for p in sorted((seq / 'image_2').glob('*.png'))]
-        out.append((f'test {n:02d}', frames,
-                    read_odometry_poses(root / 'kitti_odometry' / 'poses' / f'{n:02d}.txt')))
-    return out
+    odometry = root / 'kitti_odometry'
+    return [(f'test {n:02d}',
+             [read_png(p) for p in odometry_frames(odometry / 'sequences' / f'{n:02d}')],
+             read_odometry_poses(odometry / 'poses' / f'{n:02d}.txt')) for n in numbers]
 
 
 def main(argv=None) -> None:

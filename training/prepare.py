@@ -131,8 +131,18 @@ def _render_one(job: Tuple[int, bool, str, int, int, Tuple[int, int], int]):
     if scenes in MIXES and not is_test:
         return make_varied_sequence(i, frames, seed, h, w, supersample=supersample,
                                     progress=False, mix=scenes)
-    kind = 'handheld' if i % 3 == 2 else 'car'
-    return make_sequence(kind, frames, seed, h, w, supersample=supersample, progress=False)
+    return make_sequence(street_path(i), frames, seed, h, w, supersample=supersample,
+                         progress=False)
+
+
+def street_path(index: int) -> str:
+    """Return the path kind of street sequence ``index``: every third is a handheld walk."""
+    return 'handheld' if index % 3 == 2 else 'car'
+
+
+def sequence_seed(seed: int, index: int) -> int:
+    """Return the seed that sequence ``index`` of a dataset rendered from ``seed`` gets."""
+    return seed * 1000 + index
 
 
 #: training scene sets of ``prepare render --scenes``: the procedural streets, then the
@@ -157,7 +167,7 @@ def render_dataset(out: Path, size: Tuple[int, int], train_sequences: int, frame
     raw = out / 'kitti_raw'
     test_lines = []
     jobs = [(i, i >= train_sequences, scenes, test_frames if i >= train_sequences else frames,
-             seed * 1000 + i, tuple(size), supersample)
+             sequence_seed(seed, i), tuple(size), supersample)
             for i in range(train_sequences + test_sequences)]
     with ProcessPoolExecutor(max(1, workers)) as pool:
         rendered = tqdm(pool.map(_render_one, jobs), total=len(jobs), desc='rendering')

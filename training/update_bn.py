@@ -32,7 +32,7 @@ By default only the ego-motion network's statistics change, so depth, and the fi
 metric calibration, stay exactly as they were. With ``--networks depth`` or ``both`` the
 depth changes and the calibration is dropped (run ``calibrate --write`` again).
 
-May import: :mod:`mono_depth_ros.core`, :mod:`mono_depth_ros.data`, this package's config.
+May import: :mod:`mono_depth_ros.core`, this package's config, checkpoints and train.
 """
 
 from __future__ import annotations
@@ -41,13 +41,12 @@ import argparse
 import os
 from typing import Iterator, Optional, Sequence
 
-from mono_depth_ros.core.config import from_dict, ModelConfig
-from mono_depth_ros.core.weights import load_networks, read_weights, save_networks, \
-    update_metadata
-from mono_depth_ros.data.snippets import SnippetDataset
-from mono_depth_ros_training.config import load_config
+from mono_depth_ros.core.weights import load_networks, save_networks, update_metadata
+from mono_depth_ros_training.checkpoints import config_from_weights
+from mono_depth_ros_training.config import load_config, TrainConfig
+from mono_depth_ros_training.train import snippets
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset
 
 __all__ = ['NETWORKS', 'update_batch_norm', 'update_weights_file']
 
@@ -104,31 +103,30 @@ def update_batch_norm(depth_net: torch.nn.Module, egomotion_net: torch.nn.Module
     return used
 
 
-def update_weights_file(source: str, target: str, roots: Sequence[str], split: str = 'train',
+def update_weights_file(source: str, target: str, config: TrainConfig,
                         networks: str = 'egomotion', batch_size: int = 64, batches: int = 60,
                         seed: int = 0) -> int:
     """Write ``target``: ``source`` with re-estimated batch-norm statistics; return batches.
 
-    The metadata is kept (training configuration, extras, and the calibration when the
-    depth network is unchanged) with ``batch_norm_statistics`` added to the extras.
+    The snippets are ``config``'s training split at the weights' input size (as training
+    reads them). The metadata is kept (training configuration, extras, and the calibration
+    when the depth network is unchanged) with ``batch_norm_statistics`` added to the extras.
     """
     depth_net, ego_net, metadata = load_networks(source)
-    config = from_dict(ModelConfig, metadata['model'], 'model')
-    data = ConcatDataset([SnippetDataset(root, split, config.seq_length,
-                                         size=(config.height, config.width))
-                          for root in roots])
+    config = config_from_weights(config, source)
     with torch.no_grad():
-        used = update_batch_norm(depth_net, ego_net, data, networks, batch_size, batches,
-                                 seed)
-    _, full = read_weights(source)
-    extra = dict(full.get('extra', {}))
+        used = update_batch_norm(depth_net, ego_net, snippets(config, config.data.train_split),
+                                 networks, batch_size, batches, seed)
+    extra = dict(metadata.get('extra', {}))
     extra['batch_norm_statistics'] = {
         'source': str(source), 'networks': networks, 'batch_size': batch_size,
-        'batches': used, 'seed': seed, 'data': [str(r) for r in roots], 'split': split}
-    save_networks(target, depth_net, ego_net, config, training=full.get('training', {}),
-                  extra=extra)
-    if networks == 'egomotion' and 'calibration' in full:
-        update_metadata(target, calibration=full['calibration'])
+        'batches': used, 'seed': seed,
+        'data': [r for r in config.data.root.split(os.pathsep) if r],
+        'split': config.data.train_split}
+    save_networks(target, depth_net, ego_net, config.model,
+                  training=metadata.get('training', {}), extra=extra)
+    if networks == 'egomotion' and 'calibration' in metadata:
+        update_metadata(target, calibration=metadata['calibration'])
     return used
 
 
@@ -148,9 +146,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = load_config(args.config).data
-    roots = [r for r in str(data.root).split(os.pathsep) if r]
-    used = update_weights_file(args.source, args.target, roots, data.train_split,
+    used = update_weights_file(args.source, args.target, load_config(args.config),
                                args.networks, args.batch_size, args.batches, args.seed)
     print(f'{args.target}: {args.networks} batch-norm statistics from {used} batches of '
           f'{args.batch_size} snippets')
