@@ -62,6 +62,7 @@ setup(
             'widen = mono_depth_ros_training.widen:main',
             'average_weights = mono_depth_ros_training.average:main',
             'update_bn = mono_depth_ros_training.update_bn:main',
+            'fold_bn = mono_depth_ros_training.fold_bn:main',
         ],
     },
 )
