@@ -15,11 +15,13 @@
 
 """The shipped weights (each file's recipe is in ``training/configs/``).
 
-``compact_v22bn`` is the default (``training/configs/compact_v22.yaml``; better than the
-previous default ``compact_v7`` on streets, level with it indoors; ``bn``: its ego-motion
-network's batch-norm statistics re-estimated in large batches, ``update_bn``).
-``compact_v18bn_street`` is better still on streets and worse indoors
-(``training/configs/compact_v18.yaml``; the README's quality section), for robots that only
+``compact_v26`` is the default (``training/configs/compact_v22.yaml`` for its depth, better
+than the previous default ``compact_v7`` on streets and level with it indoors, then
+``training/configs/compact_v26.yaml``: its ego-motion network with batch norm folded away,
+``fold_bn``, and trained alone without the zoom augmentation, which made it under-rotate).
+``compact_v26_street`` is better still on streets and worse indoors
+(``training/configs/compact_v18.yaml`` for its depth, then ``compact_v26.yaml`` for its
+ego-motion network; the README's quality section), for robots that only
 drive streets. The node's ``weights``
 parameter takes a path or one of the names of :data:`SHIPPED`.
 
@@ -31,18 +33,19 @@ from pathlib import Path
 __all__ = ['DEFAULT_WEIGHTS', 'FIRST_WEIGHTS', 'PREVIOUS_WEIGHTS', 'SHIPPED', 'STREET_WEIGHTS',
            'default_weights', 'resolve_weights']
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_v22bn_48x160.safetensors'
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / 'compact_v26_48x160.safetensors'
 #: the previous default (``training/configs/compact_v7.yaml``), kept for side-by-side figures
-#: and as a one-parameter way back (``compact_v2_48x160`` to ``compact_v4_48x160`` and
-#: ``compact_v22_48x160``, the default's file before ``update_bn``, left the package; they
+#: and as a one-parameter way back (``compact_v2_48x160`` to ``compact_v4_48x160``,
+#: ``compact_v22_48x160`` and ``compact_v22bn_48x160``, the default's depth network with the
+#: ego-motion networks before ``update_bn`` and before ``compact_v26``, left the package; they
 #: stay in git history)
 PREVIOUS_WEIGHTS = Path(__file__).resolve().parent / 'compact_v7_48x160.safetensors'
 #: the first shipped weights (``training/configs/compact.yaml``), kept for the same reason
 FIRST_WEIGHTS = Path(__file__).resolve().parent / 'compact_48x160.safetensors'
-#: the street file; it replaced ``compact_v18_street_48x160`` (the same depth, the ego-motion
-#: network's training-time batch-norm statistics) and ``compact_v15_street_48x160`` (git
-#: history keeps both)
-STREET_WEIGHTS = Path(__file__).resolve().parent / 'compact_v18bn_street_48x160.safetensors'
+#: the street file; it replaced ``compact_v18bn_street_48x160`` and ``compact_v18_street_48x160``
+#: (the same depth, earlier ego-motion networks) and ``compact_v15_street_48x160`` (git history
+#: keeps them)
+STREET_WEIGHTS = Path(__file__).resolve().parent / 'compact_v26_street_48x160.safetensors'
 #: Short names of the shipped files, as the node's ``weights`` parameter takes them.
 SHIPPED = {'default': DEFAULT_WEIGHTS, 'street': STREET_WEIGHTS, 'previous': PREVIOUS_WEIGHTS,
            'first': FIRST_WEIGHTS}
@@ -53,7 +56,7 @@ def default_weights() -> Path:
     if not DEFAULT_WEIGHTS.is_file():
         raise FileNotFoundError(f'{DEFAULT_WEIGHTS}: the default weights are missing from '
                                 'this install; pass a weights file, or train one with '
-                                'training/configs/compact_v22.yaml')
+                                'training/configs/compact_v22.yaml and compact_v26.yaml')
     return DEFAULT_WEIGHTS
 
 
