@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
+import warnings
 
 from mono_depth_ros.core.config import from_dict, ModelConfig
 from mono_depth_ros.core.networks import rescale_egomotion_head
@@ -115,6 +116,14 @@ def config_from_weights(config: TrainConfig, weights: str, in_file: Sequence[str
                              '--init')
     changes = {k: getattr(config.model, k) for k in CHANGEABLE
                if k in tuple(in_file) + tuple(given)}
+    floor = changes.get('min_disparity', loaded.min_disparity)
+    if 'min_disparity' not in given and floor != loaded.min_disparity:
+        # The output scales are rescaled to keep the predictions; the floor is not, so a
+        # configuration file that sets another one changes the loaded network's depth.
+        warnings.warn(f'model.min_disparity: the configuration file sets {floor}, {weights} '
+                      f'has {loaded.min_disparity}; the depth of the loaded network changes '
+                      f'where it is near the floor (give model.min_disparity='
+                      f'{loaded.min_disparity} to keep the floor of the weights)', stacklevel=2)
     changes.update({k: getattr(config.model, k) for k in RESIZABLE if k in given})
     return replace(config, model=replace(loaded, **changes))
 

@@ -14,6 +14,8 @@
 
 """Training from a weights file (--init): architecture, output scales, a frozen depth network."""
 
+import warnings
+
 from mono_depth_ros.core.weights import load_networks
 from mono_depth_ros_training.train import train, WEIGHTS
 import pytest
@@ -84,6 +86,15 @@ def test_init_changes_output_scales_only_and_keeps_predictions(tiny_dataset, tmp
     floor = tiny_config(root, tmp_path / 'd', 0, **{'model.min_disparity': 0.001})
     assert config_from_weights(floor, first['weights'], given=('min_disparity',)).model \
         .min_disparity == 0.001
+    # From a configuration file it changes the loaded depth silently otherwise: a warning.
+    with pytest.warns(UserWarning, match='model.min_disparity: the configuration file sets '
+                      '0.001'):
+        assert config_from_weights(floor, first['weights'], in_file=('min_disparity',)) \
+            .model.min_disparity == 0.001
+    same = tiny_config(root, tmp_path / 'f', 0, **{'model.min_disparity': 0.01})
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        config_from_weights(same, first['weights'], in_file=('min_disparity',))
     # The input size only from the command line (the networks run at any size).
     bigger = tiny_config(root, tmp_path / 'e', 0, **{'model.height': 64, 'model.width': 208})
     assert (config_from_weights(bigger, first['weights'], in_file=('height', 'width'))
