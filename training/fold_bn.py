@@ -44,7 +44,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from mono_depth_ros.core.config import from_dict, ModelConfig
 from mono_depth_ros.core.networks import build_networks, DispNet, EgoMotionNet
-from mono_depth_ros.core.weights import load_networks, save_networks, update_metadata
+from mono_depth_ros.core.weights import load_networks, save_networks
 import torch
 from torch import nn
 
@@ -143,9 +143,7 @@ def fold_weights_file(source: str, target: str, networks: str = 'egomotion') -> 
     extra = dict(metadata.get('extra', {}))
     extra['folded_batch_norm'] = {'source': str(source), 'networks': networks}
     save_networks(target, depth_net, ego_net, new, training=metadata.get('training', {}),
-                  extra=extra)
-    if 'calibration' in metadata:
-        update_metadata(target, calibration=metadata['calibration'])
+                  extra=extra, calibration=metadata.get('calibration'))
     return new
 
 

@@ -41,7 +41,7 @@ import argparse
 import os
 from typing import Iterator, Optional, Sequence
 
-from mono_depth_ros.core.weights import load_networks, save_networks, update_metadata
+from mono_depth_ros.core.weights import load_networks, save_networks
 from mono_depth_ros_training.checkpoints import config_from_weights
 from mono_depth_ros_training.config import load_config, TrainConfig
 from mono_depth_ros_training.train import snippets
@@ -124,9 +124,8 @@ def update_weights_file(source: str, target: str, config: TrainConfig,
         'data': [r for r in config.data.root.split(os.pathsep) if r],
         'split': config.data.train_split}
     save_networks(target, depth_net, ego_net, config.model,
-                  training=metadata.get('training', {}), extra=extra)
-    if networks == 'egomotion' and 'calibration' in metadata:
-        update_metadata(target, calibration=metadata['calibration'])
+                  training=metadata.get('training', {}), extra=extra,
+                  calibration=metadata.get('calibration') if networks == 'egomotion' else None)
     return used
 
 

@@ -101,7 +101,8 @@ def _digest(tensors: Mapping[str, torch.Tensor]) -> str:
 def save_networks(path: PathLike, depth_net: DispNet, egomotion_net: EgoMotionNet,
                   config: ModelConfig, training: Optional[Mapping[str, Any]] = None,
                   extra: Optional[Mapping[str, Any]] = None,
-                  extra_tensors: Optional[Mapping[str, torch.Tensor]] = None) -> None:
+                  extra_tensors: Optional[Mapping[str, torch.Tensor]] = None,
+                  calibration: Optional[Mapping[str, Any]] = None) -> None:
     """Save both networks and their metadata to ``path`` (atomically).
 
     Args:
@@ -113,6 +114,8 @@ def save_networks(path: PathLike, depth_net: DispNet, egomotion_net: EgoMotionNe
         extra: anything else worth keeping (step, losses, data description).
         extra_tensors: more tensors (a checkpoint's optimiser state); their names must not
             start with ``depth.`` or ``egomotion.``.
+        calibration: the metric calibration to keep (see :func:`metric_scale`), for a file
+            made from a calibrated one whose depth is unchanged; None writes none.
 
     """
     tensors: Dict[str, torch.Tensor] = {}
@@ -133,6 +136,8 @@ def save_networks(path: PathLike, depth_net: DispNet, egomotion_net: EgoMotionNe
         'extra': dict(extra or {}),
         'sha256': _digest(tensors),
     }
+    if calibration is not None:
+        metadata['calibration'] = dict(calibration)
     data = st_save(tensors, metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
     atomic_write_bytes(path, data)
 
